@@ -1,0 +1,22 @@
+// Shared by every kernel (prepended by src/runtime/kernels.ts): the fused activation epilogue.
+// ACT ids follow src/runtime/activation.ts: 0 none, 1 relu, 2 relu6, 3 hardswish, 4 leaky relu,
+// 5 sigmoid, 6 tanh.
+
+override ACT: u32 = 0u;
+
+fn activate(v: vec4<f32>, alpha: f32) -> vec4<f32> {
+  switch ACT {
+    case 1u: { return max(v, vec4<f32>(0.0)); }
+    case 2u: { return clamp(v, vec4<f32>(0.0), vec4<f32>(6.0)); }
+    case 3u: { return v * clamp(v + 3.0, vec4<f32>(0.0), vec4<f32>(6.0)) / 6.0; }
+    case 4u: { return select(alpha * v, v, v > vec4<f32>(0.0)); }
+    case 5u: { return 1.0 / (1.0 + exp(-v)); }
+    case 6u: { return tanh(clamp(v, vec4<f32>(-15.0), vec4<f32>(15.0))); }
+    default: { return v; }
+  }
+}
+
+// Linear invocation index over a 2-D grid of workgroups (one dimension stops at 65535).
+fn linearIndex(gid: vec3<u32>, nwg: vec3<u32>, wg: u32) -> u32 {
+  return gid.x + gid.y * nwg.x * wg;
+}

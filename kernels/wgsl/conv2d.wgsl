@@ -1,0 +1,47 @@
+// Dense k×k convolution, direct: one invocation computes one output pixel × 4 output channels.
+// No workgroup memory and no barriers, so it runs well on software adapters; fused epilogue:
+// bias, activation, then the residual add. Handles any stride/padding and the Cin = 3 stem.
+
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> res: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> weight: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<vec4<f32>>;
+@group(0) @binding(5) var<uniform> p: ConvParams;
+
+override WG: u32 = 64u;
+override K: u32 = 3u;
+override STRIDE: u32 = 1u;
+override HAS_RESIDUAL: bool = false;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = linearIndex(gid, nwg, WG);
+  if (i >= p.batch * p.outH * p.outW * p.outQ) { return; }
+  let q = i % p.outQ;
+  let pixel = i / p.outQ;
+  let ox = pixel % p.outW;
+  let oy = (pixel / p.outW) % p.outH;
+  let n = pixel / (p.outW * p.outH);
+
+  var acc = bias[q];
+  for (var ky = 0u; ky < K; ky++) {
+    let iy = i32(oy * STRIDE + ky) - i32(p.pad);
+    if (iy < 0 || iy >= i32(p.inH)) { continue; }
+    for (var kx = 0u; kx < K; kx++) {
+      let ix = i32(ox * STRIDE + kx) - i32(p.pad);
+      if (ix < 0 || ix >= i32(p.inW)) { continue; }
+      let xAt = ((n * p.inH + u32(iy)) * p.inW + u32(ix)) * p.inStride + p.inOffset;
+      var wAt = (((ky * K + kx) * p.inQ) * p.outQ + q) * 4u;
+      for (var c = 0u; c < p.inQ; c++) {
+        let v = x[xAt + c];
+        acc += weight[wAt] * v.x + weight[wAt + 1u] * v.y + weight[wAt + 2u] * v.z +
+          weight[wAt + 3u] * v.w;
+        wAt += p.outQ * 4u;
+      }
+    }
+  }
+  acc = activate(acc, p.alpha);
+  if (HAS_RESIDUAL) { acc += res[pixel * p.resStride + p.resOffset + q]; }
+  y[pixel * p.outStride + p.outOffset + q] = acc;
+}

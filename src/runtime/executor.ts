@@ -1,0 +1,243 @@
+// Executors for a planned Program. The GPU executor records everything once (buffers, packed
+// weights, pipelines, bind groups) and replays it per frame in one command encoder and one submit;
+// the CPU executor runs the same steps through the ops' hand-written references.
+
+import type { Gpu } from "./device.ts";
+import { BufferPool } from "./buffers.ts";
+import { getOp } from "./ops/index.ts";
+import type { OpDef, Param, StepContext, TensorRef } from "./ops/types.ts";
+import { PipelineCache } from "./pipelines.ts";
+import type { Program, ProgramStep } from "./program.ts";
+import { denseLayout, type HostTensor, layoutFloats, pack, shapeText, unpack } from "./tensor.ts";
+import { chooseVariant, type Tuning } from "./tuning.ts";
+
+export type Weights = Map<string, Param>;
+
+interface Recorded {
+  pipeline: GPUComputePipeline;
+  bindGroup: GPUBindGroup;
+  workgroups: [number, number, number];
+  label: string;
+  variant: string;
+}
+
+/** Resolves a step's op, its context and its weights, checking shapes with a clear error. */
+export function resolveStep(program: Program, step: ProgramStep, weights: Weights) {
+  // deno-lint-ignore no-explicit-any
+  const op: OpDef<any> = getOp(step.op);
+  const ref = (id: number): TensorRef => program.tensors[id];
+  const ctx: StepContext<unknown> = {
+    inputs: step.inputs.map(ref),
+    output: ref(step.output),
+    attrs: step.attrs,
+  };
+  const label = step.label ?? step.op;
+  const expected = Object.entries(op.params(ctx.inputs.map((t) => t.shape), step.attrs));
+  if (expected.length !== step.params.length) {
+    throw new Error(
+      `${label}: ${op.name} takes ${expected.length} weights, got ${step.params.length}`,
+    );
+  }
+  const params = step.params.map((name, i) => {
+    const p = weights.get(name);
+    if (!p) throw new Error(`${label}: weight "${name}" is missing`);
+    const want = expected[i][1];
+    if (p.shape.join() !== want.join()) {
+      throw new Error(
+        `${label}: weight "${name}" has shape [${p.shape}], the graph needs [${want}]`,
+      );
+    }
+    return p;
+  });
+  return { op, ctx, params, label };
+}
+
+export interface GpuExecutorOptions {
+  pipelines?: PipelineCache;
+  pool?: BufferPool;
+  tuning?: Tuning;
+}
+
+export class GpuExecutor {
+  private constructor(
+    readonly gpu: Gpu,
+    readonly program: Program,
+    readonly slots: GPUBuffer[],
+    private readonly recorded: Recorded[],
+    private readonly owned: GPUBuffer[],
+    private readonly pool: BufferPool,
+  ) {}
+
+  /** Builds everything once; all pipelines compile concurrently before this resolves. */
+  static async create(
+    gpu: Gpu,
+    program: Program,
+    weights: Weights,
+    options: GpuExecutorOptions = {},
+  ) {
+    const { device } = gpu;
+    device.pushErrorScope("validation");
+    const pipelines = options.pipelines ?? new PipelineCache(device);
+    const pool = options.pool ?? new BufferPool(device);
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    const slots = program.slots.map((bytes, i) => pool.acquire(bytes, usage, `slot${i}`));
+    const owned: GPUBuffer[] = [];
+    const upload = (data: ArrayBuffer | Float32Array, use: GPUBufferUsageFlags, label: string) => {
+      const size = Math.max(16, Math.ceil(data.byteLength / 4) * 4);
+      const buffer = device.createBuffer({ size, usage: use | GPUBufferUsage.COPY_DST, label });
+      device.queue.writeBuffer(buffer, 0, data);
+      owned.push(buffer);
+      return buffer;
+    };
+    const dummy = upload(new Float32Array(4), GPUBufferUsage.STORAGE, "absent input");
+
+    const pending = program.steps.map(async (step) => {
+      const { op, ctx, params, label } = resolveStep(program, step, weights);
+      const variant = chooseVariant(op, ctx, options.tuning);
+      const pipeline = await pipelines.get(variant.kernel, op.struct, variant.overrides(ctx));
+      const inputs = Array.from({ length: op.gpuInputs }, (_, i) => {
+        const id = step.inputs[i];
+        return id === undefined ? dummy : slots[program.tensors[id].slot];
+      });
+      const packed = op.packParams(params, ctx).map((data, i) =>
+        upload(data, GPUBufferUsage.STORAGE, `${label}.${step.params[i]}`)
+      );
+      const output = slots[program.tensors[step.output].slot];
+      const uniforms = upload(op.struct.pack(op.uniforms(ctx)), GPUBufferUsage.UNIFORM, label);
+      const buffers = [...inputs, ...packed, output, uniforms];
+      const bindGroup = device.createBindGroup({
+        label,
+        layout: pipeline.getBindGroupLayout(0),
+        entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+      });
+      return {
+        pipeline,
+        bindGroup,
+        workgroups: variant.workgroups(ctx),
+        label,
+        variant: variant.name,
+      };
+    });
+    const recorded = await Promise.all(pending).finally(async () => {
+      const error = await device.popErrorScope();
+      if (error) throw new Error(`WebGPU rejected the program: ${error.message}`);
+    });
+    return new GpuExecutor(gpu, program, slots, recorded, owned, pool);
+  }
+
+  /** The variant chosen for each step, in order (for reports). */
+  get variants(): { label: string; variant: string }[] {
+    return this.recorded.map(({ label, variant }) => ({ label, variant }));
+  }
+
+  /** Appends the whole program to an encoder: one compute pass, pre-built bind groups. */
+  encode(encoder: GPUCommandEncoder): void {
+    const pass = encoder.beginComputePass();
+    for (const r of this.recorded) {
+      pass.setPipeline(r.pipeline);
+      pass.setBindGroup(0, r.bindGroup);
+      pass.dispatchWorkgroups(...r.workgroups);
+    }
+    pass.end();
+  }
+
+  /** The buffer and layout of a program input or output, for producers/consumers on the GPU. */
+  binding(tensorId: number): { buffer: GPUBuffer; tensor: TensorRef } {
+    const tensor = this.program.tensors[tensorId];
+    return { buffer: this.slots[tensor.slot], tensor };
+  }
+
+  writeInputs(inputs: HostTensor[]): void {
+    this.program.inputs.forEach((id, i) => {
+      const t = this.program.tensors[id];
+      if (!inputs[i] || shapeText(inputs[i].shape) !== shapeText(t.shape)) {
+        throw new Error(`input ${i} must be ${shapeText(t.shape)}, got ${inputs[i]?.shape}`);
+      }
+      this.gpu.device.queue.writeBuffer(this.slots[t.slot], 0, pack(inputs[i], t.layout));
+    });
+  }
+
+  /** One frame: upload inputs, run, and read the outputs back unless `read` is false. */
+  async run(inputs: HostTensor[], { read = true } = {}): Promise<HostTensor[]> {
+    this.writeInputs(inputs);
+    const encoder = this.gpu.device.createCommandEncoder();
+    this.encode(encoder);
+    if (!read) {
+      this.gpu.device.queue.submit([encoder.finish()]);
+      await this.gpu.device.queue.onSubmittedWorkDone();
+      return [];
+    }
+    const staging = this.program.outputs.map((id) => {
+      const t = this.program.tensors[id];
+      const bytes = layoutFloats(t.shape, t.layout) * 4;
+      const buffer = this.pool.acquire(bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+      encoder.copyBufferToBuffer(this.slots[t.slot], 0, buffer, 0, bytes);
+      return { buffer, t, bytes };
+    });
+    this.gpu.device.queue.submit([encoder.finish()]);
+    return await Promise.all(staging.map(async ({ buffer, t, bytes }) => {
+      await buffer.mapAsync(GPUMapMode.READ, 0, bytes);
+      const data = new Float32Array(buffer.getMappedRange(0, bytes).slice(0));
+      buffer.unmap();
+      this.pool.release(buffer);
+      return unpack(data, t.shape, t.layout);
+    }));
+  }
+
+  /** Returns slot buffers to the pool and frees weights. */
+  dispose(): void {
+    for (const b of this.slots) this.pool.release(b);
+    for (const b of this.owned) b.destroy();
+  }
+}
+
+/** Runs a program with the ops' CPU references: tests, and the last resort with no adapter. */
+export class CpuExecutor {
+  constructor(readonly program: Program, readonly weights: Weights) {
+    for (const step of program.steps) resolveStep(program, step, weights);
+  }
+
+  run(inputs: HostTensor[]): HostTensor[] {
+    const values = new Map<number, HostTensor>();
+    this.program.inputs.forEach((id, i) => {
+      const want = shapeText(this.program.tensors[id].shape);
+      if (!inputs[i] || shapeText(inputs[i].shape) !== want) {
+        throw new Error(`input ${i} must be ${want}, got ${inputs[i]?.shape}`);
+      }
+      values.set(id, inputs[i]);
+    });
+    for (const step of this.program.steps) {
+      const { op, params } = resolveStep(this.program, step, this.weights);
+      const args = step.inputs.map((id) => values.get(id)!);
+      values.set(step.output, op.reference(args, params, step.attrs));
+    }
+    return this.program.outputs.map((id) => values.get(id)!);
+  }
+}
+
+/** A program with dense, unshared tensors: one step per op, for op tests and microbenchmarks. */
+export function singleStepProgram(
+  op: string,
+  attrs: Record<string, unknown>,
+  inputShapes: HostTensor["shape"][],
+  paramNames: string[],
+): Program {
+  // deno-lint-ignore no-explicit-any
+  const def: OpDef<any> = getOp(op);
+  const outShape = def.outputShape(inputShapes, attrs);
+  const shapes = [...inputShapes, outShape];
+  const tensors = shapes.map((shape, slot) => ({ shape, layout: denseLayout(shape), slot }));
+  return {
+    tensors,
+    slots: tensors.map((t) => layoutFloats(t.shape, t.layout) * 4),
+    steps: [{
+      op,
+      attrs,
+      inputs: inputShapes.map((_, i) => i),
+      output: inputShapes.length,
+      params: paramNames,
+    }],
+    inputs: inputShapes.map((_, i) => i),
+    outputs: [inputShapes.length],
+  };
+}

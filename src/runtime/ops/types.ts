@@ -1,0 +1,61 @@
+// The shape of one op registry row: output shape, hand-written CPU reference, GPU variants and
+// their dispatch. Every executor and test goes through these rows, so an op is defined in one place.
+
+import type { HostTensor, Layout, Shape } from "../tensor.ts";
+import type { UniformStruct } from "../uniforms.ts";
+
+/** A tensor as a step sees it: logical shape plus where it lives in its GPU buffer. */
+export interface TensorRef {
+  shape: Shape;
+  layout: Layout;
+}
+
+/** Weights in PyTorch layout (e.g. conv OIHW), f32, already dequantised. */
+export interface Param {
+  shape: readonly number[];
+  data: Float32Array;
+}
+
+export interface StepContext<A> {
+  inputs: TensorRef[];
+  output: TensorRef;
+  attrs: A;
+}
+
+export interface GpuVariant<A> {
+  /** Unique within the op; the tuner stores it. */
+  name: string;
+  /** WGSL file key (kernels/wgsl/<kernel>.wgsl). */
+  kernel: string;
+  /** False where the variant cannot run this step (e.g. a 1×1-only GEMM on a 3×3 conv). */
+  applies?(ctx: StepContext<A>): boolean;
+  /** WGSL override constants: specialisation without string templating. */
+  overrides(ctx: StepContext<A>): Record<string, number>;
+  workgroups(ctx: StepContext<A>): [number, number, number];
+}
+
+export interface OpDef<A = Record<string, unknown>> {
+  name: string;
+  /** Activation inputs bound on the GPU; an absent optional input gets a dummy buffer. */
+  gpuInputs: number;
+  outputShape(inputs: Shape[], attrs: A): Shape;
+  /** Expected parameter names and PyTorch shapes, in binding order. */
+  params(inputs: Shape[], attrs: A): Record<string, number[]>;
+  reference(inputs: HostTensor[], params: Param[], attrs: A): HostTensor;
+  /** Weights rearranged into the GPU layout, one array per parameter binding, once at load. */
+  packParams(params: Param[], ctx: StepContext<A>): Float32Array[];
+  /** The kernels' parameter struct, and its values for one step. */
+  struct: UniformStruct<string>;
+  uniforms(ctx: StepContext<A>): Record<string, number>;
+  variants: GpuVariant<A>[];
+  /** Floating-point operations (a multiply-add counts 2) and bytes moved, for the bench. */
+  cost(ctx: StepContext<A>): { flops: number; bytes: number };
+}
+
+/** Splits a 1-D thread count over x and y, since one dispatch dimension stops at 65535. */
+export function workgroups1d(threads: number, workgroupSize: number): [number, number, number] {
+  const groups = Math.max(1, Math.ceil(threads / workgroupSize));
+  if (groups <= 65535) return [groups, 1, 1];
+  const y = Math.ceil(groups / 65535);
+  return [Math.ceil(groups / y), y, 1];
+}

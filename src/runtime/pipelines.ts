@@ -1,0 +1,48 @@
+// Pipeline cache keyed by kernel + uniform struct + override constants: a pipeline is compiled
+// once (asynchronously, all at load) and never per dispatch.
+
+import { kernelSource } from "./kernels.ts";
+import type { UniformStruct } from "./uniforms.ts";
+
+export class PipelineCache {
+  #modules = new Map<string, GPUShaderModule>();
+  #pipelines = new Map<string, Promise<GPUComputePipeline>>();
+
+  constructor(readonly device: GPUDevice) {}
+
+  get size(): number {
+    return this.#pipelines.size;
+  }
+
+  get(
+    kernel: string,
+    struct: UniformStruct<string>,
+    overrides: Record<string, number>,
+  ): Promise<GPUComputePipeline> {
+    const constants = Object.fromEntries(Object.entries(overrides).sort());
+    const key = `${kernel}|${struct.name}|${JSON.stringify(constants)}`;
+    let pipeline = this.#pipelines.get(key);
+    if (!pipeline) {
+      pipeline = this.device.createComputePipelineAsync({
+        label: key,
+        layout: "auto",
+        compute: { module: this.#module(kernel, struct), entryPoint: "main", constants },
+      });
+      this.#pipelines.set(key, pipeline);
+    }
+    return pipeline;
+  }
+
+  #module(kernel: string, struct: UniformStruct<string>): GPUShaderModule {
+    const key = `${kernel}|${struct.name}`;
+    let module = this.#modules.get(key);
+    if (!module) {
+      module = this.device.createShaderModule({
+        label: kernel,
+        code: kernelSource(kernel, struct),
+      });
+      this.#modules.set(key, module);
+    }
+    return module;
+  }
+}
