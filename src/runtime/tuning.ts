@@ -34,3 +34,21 @@ export function chooseVariant<A>(
   const tuned = tuning?.choices[stepKey(op, ctx)];
   return candidates.find((v) => v.name === tuned) ?? candidates[0];
 }
+
+/** Where tuning files live next to the source: `tuning/<adapter key>.json` at the repo root. */
+export const TUNING_DIR = new URL("../../tuning/", import.meta.url);
+
+/**
+ * Loads the tuning table for an adapter, from the repo (Deno reads file: URLs with fetch) or a
+ * server (the browser passes its origin's /tuning/). A missing or unreadable table means defaults.
+ */
+export async function loadTuning(adapter: string, base: URL = TUNING_DIR): Promise<Tuning | undefined> {
+  try {
+    const response = await fetch(new URL(`${adapter}.json`, base));
+    if (!response.ok) return undefined;
+    const tuning = await response.json() as Tuning;
+    return tuning.adapter === adapter && typeof tuning.choices === "object" ? tuning : undefined;
+  } catch {
+    return undefined;
+  }
+}
