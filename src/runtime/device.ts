@@ -19,10 +19,19 @@ export interface Gpu {
   key: string;
   /** Resolves when the device is lost (driver reset, tab backgrounded, destroy()). */
   lost: Promise<GPUDeviceLostInfo>;
+  /** The loss, once it happened: executors refuse to run on a lost device. */
+  readonly lostInfo: GPUDeviceLostInfo | undefined;
 }
 
 export class NoWebGpuError extends Error {
   override name = "NoWebGpuError";
+}
+
+export class DeviceLostError extends Error {
+  override name = "DeviceLostError";
+  constructor(readonly info: GPUDeviceLostInfo) {
+    super(`the GPU device was lost (${info.reason}): ${info.message}`);
+  }
 }
 
 const LIMITS = [
@@ -77,5 +86,16 @@ export async function acquireGpu(
       maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize,
     },
   });
-  return { adapter, device, info, key: adapterKey(info), lost: device.lost };
+  let lostInfo: GPUDeviceLostInfo | undefined;
+  device.lost.then((info) => lostInfo = info);
+  return {
+    adapter,
+    device,
+    info,
+    key: adapterKey(info),
+    lost: device.lost,
+    get lostInfo() {
+      return lostInfo;
+    },
+  };
 }

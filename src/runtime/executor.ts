@@ -2,7 +2,7 @@
 // weights, pipelines, bind groups) and replays it per frame in one command encoder and one submit;
 // the CPU executor runs the same steps through the ops' hand-written references.
 
-import type { Gpu } from "./device.ts";
+import { DeviceLostError, type Gpu } from "./device.ts";
 import { BufferPool } from "./buffers.ts";
 import { getOp } from "./ops/index.ts";
 import type { OpDef, Param, StepContext, TensorRef } from "./ops/types.ts";
@@ -76,6 +76,7 @@ export class GpuExecutor {
     options: GpuExecutorOptions = {},
   ) {
     const { device } = gpu;
+    if (gpu.lostInfo) throw new DeviceLostError(gpu.lostInfo);
     device.pushErrorScope("validation");
     const pipelines = options.pipelines ?? new PipelineCache(device);
     const pool = options.pool ?? new BufferPool(device);
@@ -91,7 +92,7 @@ export class GpuExecutor {
     };
     const dummy = upload(new Float32Array(4), GPUBufferUsage.STORAGE, "absent input");
 
-    const pending = program.steps.map(async (step) => {
+    const pending = program.steps.filter((step) => !step.elided).map(async (step) => {
       const { op, ctx, params, label } = resolveStep(program, step, weights);
       const variant = chooseVariant(op, ctx, options.tuning);
       const pipeline = await pipelines.get(variant.kernel, op.struct, variant.overrides(ctx));
@@ -159,6 +160,7 @@ export class GpuExecutor {
 
   /** One frame: upload inputs, run, and read the outputs back unless `read` is false. */
   async run(inputs: HostTensor[], { read = true } = {}): Promise<HostTensor[]> {
+    if (this.gpu.lostInfo) throw new DeviceLostError(this.gpu.lostInfo);
     this.writeInputs(inputs);
     const encoder = this.gpu.device.createCommandEncoder();
     this.encode(encoder);
@@ -175,13 +177,20 @@ export class GpuExecutor {
       return { buffer, t, bytes };
     });
     this.gpu.device.queue.submit([encoder.finish()]);
-    return await Promise.all(staging.map(async ({ buffer, t, bytes }) => {
-      await buffer.mapAsync(GPUMapMode.READ, 0, bytes);
-      const data = new Float32Array(buffer.getMappedRange(0, bytes).slice(0));
-      buffer.unmap();
-      this.pool.release(buffer);
-      return unpack(data, t.shape, t.layout);
-    }));
+    try {
+      return await Promise.all(staging.map(async ({ buffer, t, bytes }) => {
+        await buffer.mapAsync(GPUMapMode.READ, 0, bytes);
+        const data = new Float32Array(buffer.getMappedRange(0, bytes).slice(0));
+        buffer.unmap();
+        this.pool.release(buffer);
+        return unpack(data, t.shape, t.layout);
+      }));
+    } catch (e) {
+      // A device lost mid-frame fails the readback first; report the loss, not the symptom.
+      const lost = await Promise.race([this.gpu.lost, new Promise((r) => setTimeout(r, 100))]);
+      if (lost) throw new DeviceLostError(lost as GPUDeviceLostInfo);
+      throw e;
+    }
   }
 
   /** Returns slot buffers to the pool and frees weights. */

@@ -3,10 +3,36 @@
 
 import common from "../../kernels/wgsl/common.wgsl" with { type: "text" };
 import conv2d from "../../kernels/wgsl/conv2d.wgsl" with { type: "text" };
+import conv2d_reg from "../../kernels/wgsl/conv2d_reg.wgsl" with { type: "text" };
+import depthwise from "../../kernels/wgsl/depthwise.wgsl" with { type: "text" };
+import depthwise_reg from "../../kernels/wgsl/depthwise_reg.wgsl" with { type: "text" };
+import pointwise_reg from "../../kernels/wgsl/pointwise_reg.wgsl" with { type: "text" };
+import pointwise_tiled from "../../kernels/wgsl/pointwise_tiled.wgsl" with { type: "text" };
+import upsample2x from "../../kernels/wgsl/upsample2x.wgsl" with { type: "text" };
+import concat from "../../kernels/wgsl/concat.wgsl" with { type: "text" };
+import add from "../../kernels/wgsl/add.wgsl" with { type: "text" };
+import activation from "../../kernels/wgsl/activation.wgsl" with { type: "text" };
+import residual_mask from "../../kernels/wgsl/residual_mask.wgsl" with { type: "text" };
+import rgba_to_tensor from "../../kernels/wgsl/rgba_to_tensor.wgsl" with { type: "text" };
+import texture_to_tensor from "../../kernels/wgsl/texture_to_tensor.wgsl" with { type: "text" };
+import tensor_to_rgba from "../../kernels/wgsl/tensor_to_rgba.wgsl" with { type: "text" };
 import { type UniformStruct } from "./uniforms.ts";
 
 const files: Record<string, string> = {
   conv2d,
+  conv2d_reg,
+  depthwise,
+  depthwise_reg,
+  pointwise_reg,
+  pointwise_tiled,
+  upsample2x,
+  concat,
+  add,
+  activation,
+  residual_mask,
+  rgba_to_tensor,
+  texture_to_tensor,
+  tensor_to_rgba,
 };
 
 /** Full WGSL text of a kernel, given the uniform struct it reads its parameters from. */

@@ -19,6 +19,11 @@ export interface ProgramStep {
   params: string[];
   /** Readable origin (e.g. "enc2.block0.expand"), for errors and the bench. */
   label?: string;
+  /**
+   * The GPU skips this step: its producers already wrote the output in place (a concat whose
+   * inputs live in its channel slices). The CPU executor still computes it.
+   */
+  elided?: boolean;
 }
 
 export interface Program {

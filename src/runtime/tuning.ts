@@ -42,7 +42,10 @@ export const TUNING_DIR = new URL("../../tuning/", import.meta.url);
  * Loads the tuning table for an adapter, from the repo (Deno reads file: URLs with fetch) or a
  * server (the browser passes its origin's /tuning/). A missing or unreadable table means defaults.
  */
-export async function loadTuning(adapter: string, base: URL = TUNING_DIR): Promise<Tuning | undefined> {
+export async function loadTuning(
+  adapter: string,
+  base: URL = TUNING_DIR,
+): Promise<Tuning | undefined> {
   try {
     const response = await fetch(new URL(`${adapter}.json`, base));
     if (!response.ok) return undefined;

@@ -31,4 +31,84 @@ export const OP_CASES: OpCase[] = [
   conv([[2, 13, 13, 16]], { cout: 24, k: 1, stride: 1, pad: 0, act: "sigmoid" }),
   conv([[1, 6, 10, 8]], { cout: 3, k: 1, stride: 1, pad: 0, act: "tanh" }),
   conv([[1, 5, 6, 4]], { cout: 4, k: 1, stride: 2, pad: 0, act: "relu" }),
+  // Decoder upsampling: odd sizes, C not a multiple of 4, batch > 1, and a 1-pixel-high edge.
+  { op: "upsample2x", attrs: { mode: "nearest" }, inputs: [[2, 5, 7, 6]], params: [] },
+  { op: "upsample2x", attrs: { mode: "bilinear" }, inputs: [[2, 5, 7, 6]], params: [] },
+  { op: "upsample2x", attrs: { mode: "bilinear" }, inputs: [[3, 1, 3, 3]], params: [] },
+  // Skip concat: aligned first part (both variants), then parts that straddle quads.
+  { op: "concat", attrs: {}, inputs: [[2, 5, 7, 8], [2, 5, 7, 3]], params: [] },
+  { op: "concat", attrs: {}, inputs: [[1, 6, 5, 3], [1, 6, 5, 6]], params: [] },
+  { op: "concat", attrs: {}, inputs: [[2, 3, 9, 5], [2, 3, 9, 7]], params: [] },
+  // Un-fused primitives of the graph IR.
+  { op: "add", attrs: { act: "none" }, inputs: [[2, 7, 5, 6], [2, 7, 5, 6]], params: [] },
+  {
+    op: "add",
+    attrs: { act: "relu6" },
+    inputs: [[1, 9, 7, 12], [1, 9, 7, 12]],
+    params: [],
+    scale: 8,
+  },
+  {
+    op: "add",
+    attrs: { act: "leaky_relu", alpha: 0.3 },
+    inputs: [[3, 4, 5, 3], [3, 4, 5, 3]],
+    params: [],
+  },
+  ...(["none", "relu", "relu6", "hardswish", "sigmoid", "tanh"] as const).map((act): OpCase => ({
+    op: "activation",
+    attrs: { act },
+    inputs: [[2, 9, 7, 5]],
+    params: [],
+    scale: 8,
+  })),
+  {
+    op: "activation",
+    attrs: { act: "leaky_relu", alpha: 0.1 },
+    inputs: [[1, 3, 3, 4]],
+    params: [],
+  },
+  // The output head: 3 image channels + (3 delta logits, 1 mask logit); also a non-RGB width.
+  {
+    op: "residual_mask",
+    attrs: { deltaScale: 2 },
+    inputs: [[2, 9, 7, 3], [2, 9, 7, 4]],
+    params: [],
+    scale: 4,
+  },
+  {
+    op: "residual_mask",
+    attrs: { deltaScale: 0.5 },
+    inputs: [[1, 5, 3, 3], [1, 5, 3, 4]],
+    params: [],
+  },
+  { op: "residual_mask", attrs: {}, inputs: [[1, 4, 5, 5], [1, 4, 5, 6]], params: [], scale: 3 },
 ];
+
+// Convolution variants' tile tails (pointwise register tiles of 4/8 pixels × 1/2 quads, the
+// 64-pixel × 8-quad workgroup tile with 4-quad input steps, 4/8-pixel rows of the k×k and
+// depthwise register kernels): pixel, row and quad counts that no tile divides.
+const depthwise = (inputs: Shape[], attrs: Record<string, unknown>): OpCase => ({
+  op: "depthwise_conv2d",
+  attrs,
+  inputs,
+  params: ["weight", "bias"],
+});
+
+OP_CASES.push(
+  conv([[1, 9, 13, 20]], { cout: 36, k: 1, stride: 1, pad: 0, act: "relu6" }),
+  conv([[2, 7, 9, 30], [2, 7, 9, 22]], { cout: 22, k: 1, stride: 1, pad: 0, act: "hardswish" }),
+  conv([[1, 11, 12, 70]], { cout: 130, k: 1, stride: 1, pad: 0, act: "none" }),
+  conv([[1, 3, 3, 7]], { cout: 1, k: 1, stride: 1, pad: 0, act: "relu" }),
+  // 3×3 with more than 4 output quads (5: a partial quad tile) and a residual, batch 2.
+  conv([[2, 10, 13, 8], [2, 10, 13, 20]], { cout: 20, k: 3, stride: 1, pad: 1, act: "relu6" }),
+  // The final decoder conv's shape, small: 16 → 4 channels, 3×3, a width of 19.
+  conv([[1, 12, 19, 16]], { cout: 4, k: 3, stride: 1, pad: 1, act: "none" }),
+  // 5×5 stride 2: the k×k register kernel's columns at a stride, beyond the 3×3 the student uses.
+  conv([[1, 9, 21, 4]], { cout: 8, k: 5, stride: 2, pad: 2, act: "relu" }),
+  depthwise([[1, 9, 11, 6]], { k: 3, stride: 1, pad: 1, act: "relu6" }),
+  depthwise([[2, 10, 13, 12], [2, 5, 7, 12]], { k: 3, stride: 2, pad: 1, act: "none" }),
+  depthwise([[1, 8, 8, 9]], { cout: 9, k: 3, stride: 2, pad: 0, act: "hardswish" }),
+  depthwise([[2, 7, 19, 16], [2, 7, 19, 16]], { k: 3, stride: 1, pad: 1, act: "relu6" }),
+  depthwise([[1, 6, 9, 5]], { k: 5, stride: 1, pad: 2, act: "leaky_relu", alpha: 0.1 }),
+  depthwise([[1, 17, 17, 4]], { k: 3, stride: 2, pad: 1, act: "sigmoid" }),
+);

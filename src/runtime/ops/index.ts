@@ -1,11 +1,20 @@
 // The op registry: one row per op, looked up by name by both executors, the bench and the tests.
 
-import { conv2d } from "./conv.ts";
+import { conv2d, depthwiseConv2d } from "./conv.ts";
+import { concat } from "./concat.ts";
+import { activation, add, residualMask } from "./eltwise.ts";
+import { upsample2x } from "./resample.ts";
 import type { OpDef } from "./types.ts";
 
 // deno-lint-ignore no-explicit-any
 export const OPS: Record<string, OpDef<any>> = {
   conv2d,
+  depthwise_conv2d: depthwiseConv2d,
+  upsample2x,
+  concat,
+  add,
+  activation,
+  residual_mask: residualMask,
 };
 
 // deno-lint-ignore no-explicit-any
