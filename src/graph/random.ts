@@ -1,4 +1,4 @@
-// Seeded pseudo-random numbers, so a failing randomised test reproduces from its printed seed.
+// Seeded pseudo-random numbers: reproducible weight init, augmentation and randomised tests.
 
 export function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -16,4 +16,10 @@ export function randomArray(random: () => number, length: number, scale = 1): Fl
   const a = new Float32Array(length);
   for (let i = 0; i < length; i++) a[i] = (random() * 2 - 1) * scale;
   return a;
+}
+
+/** Standard normal samples (Box–Muller). */
+export function gaussian(random: () => number): number {
+  const u = Math.max(random(), 1e-12);
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
 }

@@ -1,0 +1,217 @@
+// The planner turns a graph into a runtime Program: it fuses (conv + bias + activation, residual
+// add into the projecting conv, concat into its producers' outputs) and places tensors in shared
+// buffer slots by lifetime. It also counts FLOPs, parameters and activation memory.
+
+import { getOp } from "../runtime/ops/index.ts";
+import type { Program, ProgramStep, ProgramTensor } from "../runtime/program.ts";
+import { denseLayout, type Layout, layoutFloats, pad4 } from "../runtime/tensor.ts";
+import type { Graph, Node } from "./ir.ts";
+
+export interface PlanOptions {
+  /** Fold activations and residual adds into convolutions (default true). */
+  fuse?: boolean;
+  /** Let producers write straight into a concat's channel slices (default true). */
+  aliasConcat?: boolean;
+}
+
+export interface PlanStats {
+  /** GPU dispatches per inference. */
+  steps: number;
+  flops: number;
+  params: number;
+  /** Bytes of activation buffers after sharing slots by lifetime. */
+  activationBytes: number;
+  /** Bytes if every tensor had a buffer of its own. */
+  naiveActivationBytes: number;
+}
+
+const CONVS = new Set(["conv2d", "depthwise_conv2d"]);
+
+export function plan(
+  graph: Graph,
+  options: PlanOptions = {},
+): { program: Program; stats: PlanStats } {
+  const nodes: Node[] = graph.nodes.map((n) => ({
+    ...n,
+    inputs: [...n.inputs],
+    attrs: { ...n.attrs },
+  }));
+  const alias = new Map<number, number>(); // fused-away node → the node that now produces its value
+  const resolve = (id: number): number => alias.has(id) ? resolve(alias.get(id)!) : id;
+  const live = () => nodes.filter((n) => !alias.has(n.id));
+  const outputs = () => graph.outputs.map(resolve);
+
+  if (options.fuse ?? true) { while (fuseOnce(nodes, live(), alias, resolve, outputs())); }
+  for (const n of nodes) n.inputs = n.inputs.map(resolve);
+
+  const values = live();
+  const placement = new Map<number, { host: number; offset: number }>();
+  if (options.aliasConcat ?? true) {
+    for (const n of values) {
+      if (n.op !== "concat") continue;
+      const [a, b] = n.inputs;
+      const placeable = (id: number) =>
+        !placement.has(id) && nodes[id].op !== "concat" && !outputs().includes(id);
+      // A producer that reads the other part would read and write one buffer in one dispatch.
+      const independent = !nodes[a].inputs.includes(b) && !nodes[b].inputs.includes(a);
+      if (a === b || nodes[a].shape[3] % 4 !== 0 || !placeable(a) || !placeable(b)) continue;
+      if (!independent) continue;
+      placement.set(a, { host: n.id, offset: 0 });
+      placement.set(b, { host: n.id, offset: pad4(nodes[a].shape[3]) });
+    }
+  }
+  const isVirtual = (n: Node) => n.op === "concat" && n.inputs.some((i) => placement.has(i));
+
+  // Steps in graph order (already topological); program tensors indexed like `values`.
+  const index = new Map(values.map((n, i) => [n.id, i]));
+  const stepNodes = values.filter((n) => n.op !== "input");
+  const steps: ProgramStep[] = stepNodes.map((n) => ({
+    op: n.op,
+    attrs: n.attrs,
+    inputs: n.inputs.map((i) => index.get(i)!),
+    output: index.get(n.id)!,
+    params: n.params,
+    label: n.name,
+    ...(isVirtual(n) ? { elided: true } : {}),
+  }));
+
+  // Storage groups: a virtual concat and its parts share one; everything else stands alone.
+  const group = (id: number): number => placement.get(id)?.host ?? id;
+  const layoutOf = (n: Node): Layout => {
+    const p = placement.get(n.id);
+    if (!p) return denseLayout(n.shape);
+    return { pixelStride: pad4(nodes[p.host].shape[3]), channelOffset: p.offset };
+  };
+  const born = new Map<number, number>();
+  const dies = new Map<number, number>();
+  const touch = (id: number, step: number) => {
+    const gid = group(id);
+    born.set(gid, Math.min(born.get(gid) ?? Infinity, step));
+    dies.set(gid, Math.max(dies.get(gid) ?? -Infinity, step));
+  };
+  for (const n of values) if (n.op === "input") touch(n.id, -1);
+  stepNodes.forEach((n, s) => {
+    touch(n.id, s);
+    for (const i of n.inputs) {
+      touch(i, s);
+      // Reading a virtual concat reads its parts: keep the whole group alive.
+      if (isVirtual(nodes[i])) { for (const part of nodes[i].inputs) touch(part, s); }
+    }
+  });
+  for (const o of outputs()) touch(o, steps.length);
+
+  const groups = [...born.keys()];
+  const bytes = new Map(
+    groups.map((gid) => [gid, layoutFloats(nodes[gid].shape, layoutOf(nodes[gid])) * 4]),
+  );
+  const slotOf = assignSlots(groups, bytes, born, dies);
+
+  const tensors: ProgramTensor[] = values.map((n) => ({
+    shape: n.shape,
+    layout: layoutOf(n),
+    slot: slotOf.slot.get(group(n.id))!,
+  }));
+  const program: Program = {
+    tensors,
+    slots: slotOf.sizes,
+    steps,
+    inputs: graph.inputs.map((i) => index.get(i)!),
+    outputs: outputs().map((i) => index.get(i)!),
+  };
+
+  const dispatched = steps.filter((s) => !s.elided);
+  const flops = dispatched.reduce((sum, s) => {
+    const ctx = {
+      inputs: s.inputs.map((i) => tensors[i]),
+      output: tensors[s.output],
+      attrs: s.attrs,
+    };
+    return sum + getOp(s.op).cost(ctx).flops;
+  }, 0);
+  const params = graph.paramSpecs().reduce((sum, p) => sum + p.shape.reduce((a, b) => a * b, 1), 0);
+  const stats: PlanStats = {
+    steps: dispatched.length,
+    flops,
+    params,
+    activationBytes: slotOf.sizes.reduce((a, b) => a + b, 0),
+    naiveActivationBytes: [...bytes.values()].reduce((a, b) => a + b, 0),
+  };
+  return { program, stats };
+}
+
+/** One fusion rewrite, if any applies: activation into its conv, then residual add into a conv. */
+function fuseOnce(
+  nodes: Node[],
+  live: Node[],
+  alias: Map<number, number>,
+  resolve: (id: number) => number,
+  outputs: number[],
+): boolean {
+  const users = new Map<number, number[]>();
+  for (const n of live) {
+    for (const i of n.inputs.map(resolve)) users.set(i, [...users.get(i) ?? [], n.id]);
+  }
+  const soleUser = (id: number, user: number) =>
+    users.get(id)?.length === 1 && users.get(id)![0] === user && !outputs.includes(id);
+
+  for (const n of live) {
+    const inputs = n.inputs.map(resolve);
+    if (n.op === "activation") {
+      const p = nodes[inputs[0]];
+      if (
+        CONVS.has(p.op) && p.attrs.act === "none" && p.inputs.length === 1 && soleUser(p.id, n.id)
+      ) {
+        p.attrs.act = n.attrs.act;
+        if (n.attrs.alpha !== undefined) p.attrs.alpha = n.attrs.alpha;
+        alias.set(n.id, p.id);
+        return true;
+      }
+    }
+    if (n.op === "add" && (n.attrs.act ?? "none") === "none") {
+      for (const [u, r] of [[inputs[0], inputs[1]], [inputs[1], inputs[0]]]) {
+        const p = nodes[u];
+        // The residual must already exist when the conv runs.
+        if (CONVS.has(p.op) && p.inputs.length === 1 && r < u && soleUser(u, n.id)) {
+          p.inputs.push(r);
+          alias.set(n.id, p.id);
+          return true;
+        }
+      }
+    }
+  }
+  return false;
+}
+
+/**
+ * Greedy by size: the largest tensors pick first, each into the smallest free slot that fits,
+ * else the largest free slot (grown), else a new one. A step's output never shares a slot with its
+ * inputs because their lifetimes overlap at that step.
+ */
+function assignSlots(
+  groups: number[],
+  bytes: Map<number, number>,
+  born: Map<number, number>,
+  dies: Map<number, number>,
+) {
+  const order = [...groups].sort((a, b) => bytes.get(b)! - bytes.get(a)! || a - b);
+  const members: number[][] = [];
+  const sizes: number[] = [];
+  const slot = new Map<number, number>();
+  const overlaps = (a: number, b: number) =>
+    born.get(a)! <= dies.get(b)! && born.get(b)! <= dies.get(a)!;
+  for (const gid of order) {
+    const need = bytes.get(gid)!;
+    const free = sizes.map((_, s) => s).filter((s) => members[s].every((m) => !overlaps(m, gid)));
+    const fitting = free.filter((s) => sizes[s] >= need).sort((a, b) => sizes[a] - sizes[b]);
+    let s = fitting[0] ?? free.sort((a, b) => sizes[b] - sizes[a])[0];
+    if (s === undefined) {
+      s = sizes.length;
+      sizes.push(0);
+      members.push([]);
+    }
+    sizes[s] = Math.max(sizes[s], need);
+    members[s].push(gid);
+    slot.set(gid, s);
+  }
+  return { slot, sizes };
+}
