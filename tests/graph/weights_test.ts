@@ -8,6 +8,7 @@ import { plan } from "../../src/graph/planner.ts";
 import {
   parseSafetensors,
   sha256Hex,
+  type Tensor,
   verifySha256,
   WeightsError,
   writeSafetensors,
@@ -84,7 +85,7 @@ function rejects(bytes: Uint8Array, code: string, text: RegExp) {
 Deno.test("every malformed weight file gets its own clear error", async () => {
   const good = encodeStudentWeights(TINY_STUDENT, weights, "int8");
   const { metadata, tensors } = parseSafetensors(good);
-  const rewrite = (edit: (t: Record<string, any>, m: Record<string, string>) => void) => {
+  const rewrite = (edit: (t: Record<string, Tensor>, m: Record<string, string>) => void) => {
     const t = Object.fromEntries(tensors);
     const m = { ...metadata };
     edit(t, m);
