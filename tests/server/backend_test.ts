@@ -1,0 +1,194 @@
+// The edge server's answer for a crop equals running the runtime directly on the same manifest:
+// bit-for-bit (±1 level) against the dequantised weights, within int8 tolerance against the f32
+// originals; batching does not change results; the CPU worker backend agrees with WebGPU.
+
+import assert from "node:assert/strict";
+import { plan } from "../../src/graph/planner.ts";
+import { buildStudent } from "../../src/graph/student.ts";
+import { decodeStudentWeights } from "../../src/graph/weights.ts";
+import { CpuExecutor, GpuExecutor, type Weights } from "../../src/runtime/executor.ts";
+import { createEdgeServer } from "../../src/server/app.ts";
+import { CpuBackend, GpuBackend } from "../../src/server/backend.ts";
+import { toInput, toRgba } from "../../src/server/crops.ts";
+import { decodeFrame, encodeFrame } from "../../src/server/frames.ts";
+import { needs, requireWebGpu } from "../support/env.ts";
+import { testGpu } from "../support/gpu.ts";
+import { buildTestEffect, rawHeaders, tempDir, testCrop } from "./fixture.ts";
+
+const gpuReady = await requireWebGpu();
+const fx = await buildTestEffect({ id: "equal", seed: 11 });
+const S = fx.config.inputSize;
+const norm = fx.manifest.normalization;
+
+/** Direct runtime inference of one crop, the way a browser would run the manifest's network. */
+async function direct(weights: Weights, rgba: Uint8Array): Promise<Uint8Array> {
+  const { program } = plan(buildStudent(fx.config, 1));
+  const executor = await GpuExecutor.create(await testGpu(), program, weights);
+  try {
+    const [out] = await executor.run([{ shape: [1, S, S, 3], data: toInput(rgba, norm) }]);
+    return toRgba(out.data, norm, rgba);
+  } finally {
+    executor.dispose();
+  }
+}
+
+function maxLevelDiff(a: Uint8Array, b: Uint8Array): number {
+  assert.equal(a.length, b.length);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  return worst;
+}
+
+function meanLevelDiff(a: Uint8Array, b: Uint8Array): number {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += Math.abs(a[i] - b[i]);
+  return sum / a.length;
+}
+
+Deno.test(needs(gpuReady, {
+  name: "the edge result for a crop equals direct runtime inference of the same manifest",
+  async fn() {
+    const edge = await createEdgeServer({
+      weightsDir: fx.dir,
+      gpu: await testGpu(),
+      log: () => {},
+    });
+    try {
+      const crop = testCrop(S, 4);
+      const res = await edge.app.request(`/api/effects/${fx.id}/infer`, {
+        method: "POST",
+        body: crop,
+        headers: rawHeaders(S),
+      });
+      assert.equal(res.status, 200);
+      const served = new Uint8Array(await res.arrayBuffer());
+      assert.ok(maxLevelDiff(served, crop) > 0, "the student should change the crop");
+
+      // Same dequantised weights, same runtime: equal up to float summation order (≤ 1 level).
+      const dequantised = decodeStudentWeights(fx.bytes).weights;
+      const same = await direct(dequantised, crop);
+      assert.ok(maxLevelDiff(served, same) <= 1, `max diff ${maxLevelDiff(served, same)}`);
+
+      // Against the f32 weights before int8 quantisation: within quantisation tolerance.
+      const original = await direct(fx.weights, crop);
+      const worst = maxLevelDiff(served, original), mean = meanLevelDiff(served, original);
+      console.log(`int8 edge vs f32 direct: max ${worst} levels, mean ${mean.toFixed(3)} levels`);
+      assert.ok(worst <= 3, `max diff ${worst} levels`);
+      assert.ok(mean <= 0.5, `mean diff ${mean} levels`);
+    } finally {
+      await edge.shutdown();
+      await edge.dispose();
+    }
+  },
+}));
+
+Deno.test(needs(gpuReady, {
+  name: "batched crops get the same results as crops run alone (executors per batch size)",
+  async fn() {
+    const gpu = await testGpu();
+    const dir = await tempDir();
+    await buildTestEffect({ dir, id: fx.id, seed: 11 });
+    const edge = await createEdgeServer({
+      weightsDir: dir,
+      gpu,
+      log: () => {},
+      batcher: { maxBatch: 4, maxWaitMs: 50 },
+    });
+    try {
+      const crops = [0, 1, 2, 3].map((i) => testCrop(S, i + 20));
+      const alone: Uint8Array[] = [];
+      for (const crop of crops) {
+        const r = await edge.app.request(`/api/effects/${fx.id}/infer`, {
+          method: "POST",
+          body: crop,
+          headers: rawHeaders(S),
+        });
+        alone.push(new Uint8Array(await r.arrayBuffer()));
+      }
+      const together = await Promise.all(crops.map(async (crop) => {
+        const r = await edge.app.request(`/api/effects/${fx.id}/infer`, {
+          method: "POST",
+          body: crop,
+          headers: rawHeaders(S),
+        });
+        return new Uint8Array(await r.arrayBuffer());
+      }));
+      const batches = await (await edge.app.request("/metrics")).text();
+      assert.match(batches, /inference_batch_size_bucket\{effect="equal",le="4"\} 5/);
+      together.forEach((out, i) => assert.ok(maxLevelDiff(out, alone[i]) <= 1, `crop ${i}`));
+      assert.ok(edge.backend instanceof GpuBackend && edge.backend.executors >= 2);
+    } finally {
+      await edge.shutdown();
+      await edge.dispose();
+    }
+  },
+}));
+
+Deno.test(needs(gpuReady, {
+  name: "a live stream frame runs through the real student too",
+  async fn() {
+    const edge = await createEdgeServer({
+      weightsDir: fx.dir,
+      gpu: await testGpu(),
+      log: () => {},
+    });
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, edge.app.fetch);
+    try {
+      const ws = new WebSocket(`ws://127.0.0.1:${server.addr.port}/api/effects/${fx.id}/stream`);
+      ws.binaryType = "arraybuffer";
+      const frame = new Promise<Uint8Array>((resolve) => {
+        ws.onmessage = (e) => {
+          if (typeof e.data !== "string") resolve(new Uint8Array(e.data));
+        };
+      });
+      await new Promise((r) => ws.onopen = r);
+      const crop = testCrop(S, 4);
+      ws.send(encodeFrame({ seq: 42, format: "rgba", width: S, height: S, payload: crop }));
+      const out = decodeFrame(await frame);
+      assert.equal(out.seq, 42);
+      const expected = await direct(decodeStudentWeights(fx.bytes).weights, crop);
+      assert.ok(maxLevelDiff(out.payload, expected) <= 1);
+      const closed = new Promise((r) => ws.onclose = r);
+      ws.close();
+      await closed;
+    } finally {
+      await edge.shutdown();
+      await server.shutdown();
+      await edge.dispose();
+    }
+  },
+}));
+
+Deno.test({
+  name: "the CPU backend (reference executor in a worker) computes the student too",
+  async fn() {
+    const backend = new CpuBackend();
+    const edge = await createEdgeServer({
+      weightsDir: fx.dir,
+      backend,
+      log: () => {},
+      warmup: false,
+    });
+    try {
+      const crop = testCrop(S, 4);
+      const res = await edge.app.request(`/api/effects/${fx.id}/infer`, {
+        method: "POST",
+        body: crop,
+        headers: rawHeaders(S),
+      });
+      assert.equal(res.status, 200);
+      const served = new Uint8Array(await res.arrayBuffer());
+      // The reference is plain TS; compare with it run here, on the same dequantised weights.
+      const weights = decodeStudentWeights(fx.bytes).weights;
+      const { program } = plan(buildStudent(fx.config, 1), { aliasConcat: false });
+      const [out] = new CpuExecutor(program, weights).run([{
+        shape: [1, S, S, 3],
+        data: toInput(crop, norm),
+      }]);
+      assert.deepEqual(served, toRgba(out.data, norm, crop));
+    } finally {
+      await edge.shutdown();
+      await edge.dispose();
+    }
+  },
+});
