@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { withBrowser } from "./support/browser.ts";
+import { withBrowser } from "../src/headless/chromium.ts";
 import { needs, requireChromium } from "./support/env.ts";
 
 // The page side, written to a temp dir so the fixture lives beside the test that reads it.

@@ -13,7 +13,7 @@ import { basename, extname, join, relative, resolve } from "node:path";
 import { decodeImage, encodePng, type RgbaImage } from "../media/codec.ts";
 import { FACE_TEMPLATE } from "../face/template.ts";
 import { cropFace } from "./crop.ts";
-import { withChromium } from "./chromium.ts";
+import { withBrowser } from "../headless/chromium.ts";
 
 export const DEFAULT_DATA_DIR = "../shared/data";
 export const DEFAULT_MODEL = "../shared/models/face_landmarker.task";
@@ -133,7 +133,7 @@ export async function extractLandmarks(
     }
     const wasmDir = resolve("node_modules/@mediapipe/tasks-vision/wasm");
     const mounts = { "/models/": resolve(modelPath, ".."), "/mediapipe/wasm/": wasmDir };
-    await withChromium(async (chromium) => {
+    await withBrowser(async (chromium) => {
       const page = await chromium.open(new URL("./landmarks_page.ts", import.meta.url));
       await page.call("initTracker", {
         modelUrl: `/models/${basename(modelPath)}`,

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { resolve } from "node:path";
 import { LANDMARK_COUNT } from "../../src/face/tracker.ts";
-import { withBrowser } from "../support/browser.ts";
+import { withBrowser } from "../../src/headless/chromium.ts";
 import { needs, repoRoot, requireChromium, requireShared, sharedDir } from "../support/env.ts";
 import { face1Landmarks } from "../fixtures/faces.ts";
 

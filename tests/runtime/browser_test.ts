@@ -8,7 +8,7 @@ import { plan } from "../../src/graph/planner.ts";
 import { randomArray, rng } from "../../src/graph/random.ts";
 import { buildStudent } from "../../src/graph/student.ts";
 import { encodeStudentWeights, initWeights } from "../../src/graph/weights.ts";
-import { withBrowser } from "../support/browser.ts";
+import { withBrowser } from "../../src/headless/chromium.ts";
 import { needs, requireChromium } from "../support/env.ts";
 import { maxAbsDiff } from "../support/gpu.ts";
 import { TINY_STUDENT } from "../support/students.ts";

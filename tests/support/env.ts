@@ -19,6 +19,7 @@
 import { existsSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { chromiumPath } from "../../src/headless/chromium.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -27,9 +28,6 @@ export const repoRoot: string = resolve(here, "../..");
 
 /** Absolute path of `../shared` beside the repo (models, data sets, DESIGN.md); absent in a fresh clone. */
 export const sharedDir: string = resolve(repoRoot, "../shared");
-
-/** Chromium binary the browser tests drive; `CHROMIUM_PATH` overrides the Debian default. */
-export const chromiumPath: string = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
 
 /** True under CI (`CI=true`), where a missing requirement is a failure rather than a skip. */
 export const isCI: boolean = Deno.env.get("CI") === "true";

@@ -1,5 +1,7 @@
 // Runs our TypeScript in real headless Chromium with WebGPU (SwiftShader on machines without a GPU):
 // esbuild bundles an entry file (.wgsl as text), Deno.serve hosts it, playwright-core drives the page.
+// Used by the tools that need MediaPipe or a real page (data preparation, `deno task apply`) and by
+// the browser tests.
 //
 //   await withBrowser(async (browser) => {
 //     const page = await browser.open(new URL("./fixtures/add.ts", import.meta.url));
@@ -18,7 +20,9 @@ import type { BrowserContext, ConsoleMessage, Page } from "playwright-core";
 import { extname, normalize, relative, resolve } from "node:path";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
-import { chromiumPath } from "./env.ts";
+
+/** Debian's Chromium; `CHROMIUM_PATH` overrides. */
+export const chromiumPath: string = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
 
 /**
  * Flags measured to give a working WebGPU adapter in headless Debian Chromium 156 with no GPU
