@@ -8,8 +8,7 @@ import { plan } from "../../src/graph/planner.ts";
 import { randomArray, rng } from "../../src/graph/random.ts";
 import { buildStudent, DEFAULT_STUDENT } from "../../src/graph/student.ts";
 import { initWeights } from "../../src/graph/weights.ts";
-import { needs, requireWebGpu } from "../support/env.ts";
-import { maxAbsDiff, testGpu } from "../support/gpu.ts";
+import { gpuTest, maxAbsDiff, testGpu } from "../support/gpu.ts";
 import { TINY_STUDENT } from "../support/students.ts";
 
 Deno.test("the default student is phone-class at 256²: ≤ 1 GFLOP and ≤ 1 M parameters", () => {
@@ -84,11 +83,9 @@ Deno.test("fused and aliased program computes what the un-fused graph computes (
   assert.ok(maxAbsDiff(a, x) > 1e-3, "the student should change its input");
 });
 
-const webGpu = await requireWebGpu();
-
-Deno.test(needs(webGpu, {
-  name: "the whole default-width student on WebGPU matches the CPU backend (batch 2, 128²)",
-  async fn() {
+gpuTest(
+  "the whole default-width student on WebGPU matches the CPU backend (batch 2, 128²)",
+  async () => {
     const config = { ...DEFAULT_STUDENT, inputSize: 128 };
     const graph = buildStudent(config, 2);
     const weights = initWeights(graph, 9);
@@ -104,4 +101,4 @@ Deno.test(needs(webGpu, {
     console.log(`student 128² batch 2: max |gpu - cpu| = ${diff.toExponential(2)}`);
     assert.ok(diff <= 1e-3, `max |gpu - cpu| = ${diff}`);
   },
-}));
+);

@@ -17,7 +17,7 @@ import {
   unpack,
 } from "../../src/runtime/tensor.ts";
 import { applicableVariants, stepKey } from "../../src/runtime/tuning.ts";
-import { maxAbsDiff, testGpu } from "../support/gpu.ts";
+import { gpuTest, maxAbsDiff, testGpu } from "../support/gpu.ts";
 
 const TOLERANCE = 2e-5;
 /** Fills every float no tensor owns: a finite value that would show in any result that read it. */
@@ -74,7 +74,7 @@ const CASES: { op: string; attrs: Record<string, unknown>; x: Shape }[] = [
 ];
 
 CASES.forEach(({ op: name, attrs, x }, index) => {
-  Deno.test(`${name} ${x.join("x")} ${JSON.stringify(attrs)}: slices of shared buffers`, async () => {
+  gpuTest(`${name} ${x.join("x")} ${JSON.stringify(attrs)}: slices of shared buffers`, async () => {
     const random = rng(7000 + index);
     const op = getOp(name);
     const program = sharedProgram(name, attrs, x);

@@ -2,8 +2,7 @@
 
 import assert from "node:assert/strict";
 import { acquireGpu, adapterKey, NoWebGpuError } from "../../src/runtime/device.ts";
-import { needs, requireWebGpu } from "../support/env.ts";
-import { testGpu } from "../support/gpu.ts";
+import { gpuTest, testGpu } from "../support/gpu.ts";
 
 Deno.test("no navigator.gpu, or no adapter, is a NoWebGpuError that says which", async () => {
   const noAdapter = { requestAdapter: () => Promise.resolve(null) } as unknown as GPU;
@@ -38,14 +37,11 @@ Deno.test("adapter keys are stable file-name-safe identities", () => {
   );
 });
 
-Deno.test(needs(await requireWebGpu(), {
-  name: "the adapter's info, features and limits are exposed",
-  async fn() {
-    const gpu = await testGpu();
-    console.log(`adapter: ${JSON.stringify({ ...gpu.info, features: gpu.info.features.length })}`);
-    assert.equal(typeof gpu.info.isFallbackAdapter, "boolean");
-    assert.ok(gpu.info.limits.maxStorageBufferBindingSize >= 128 * 2 ** 20);
-    assert.ok(gpu.info.description || gpu.info.vendor, "an adapter with no name at all");
-    assert.match(gpu.key, /^[a-z0-9.-]+$/);
-  },
-}));
+gpuTest("the adapter's info, features and limits are exposed", async () => {
+  const gpu = await testGpu();
+  console.log(`adapter: ${JSON.stringify({ ...gpu.info, features: gpu.info.features.length })}`);
+  assert.equal(typeof gpu.info.isFallbackAdapter, "boolean");
+  assert.ok(gpu.info.limits.maxStorageBufferBindingSize >= 128 * 2 ** 20);
+  assert.ok(gpu.info.description || gpu.info.vendor, "an adapter with no name at all");
+  assert.match(gpu.key, /^[a-z0-9.-]+$/);
+});

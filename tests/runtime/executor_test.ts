@@ -8,8 +8,7 @@ import { acquireGpu, DeviceLostError } from "../../src/runtime/device.ts";
 import { PipelineCache } from "../../src/runtime/pipelines.ts";
 import { hostTensor } from "../../src/runtime/tensor.ts";
 import { chooseVariant, stepKey } from "../../src/runtime/tuning.ts";
-import { needs, requireWebGpu } from "../support/env.ts";
-import { testGpu } from "../support/gpu.ts";
+import { gpuTest, testGpu } from "../support/gpu.ts";
 
 const attrs = { cout: 4, k: 1, stride: 1, pad: 0, act: "none" };
 const program = singleStepProgram("conv2d", attrs, [[1, 2, 2, 4]], ["w", "b"]);
@@ -56,9 +55,9 @@ Deno.test("a tuning table picks the variant; an unknown choice falls back to the
   );
 });
 
-Deno.test(needs(await requireWebGpu(), {
-  name: "GPU executor: identity conv replays, reads back only when asked, shares pipelines",
-  async fn() {
+gpuTest(
+  "GPU executor: identity conv replays, reads back only when asked, shares pipelines",
+  async () => {
     const gpu = await testGpu();
     const pipelines = new PipelineCache(gpu.device);
     const a = await GpuExecutor.create(gpu, program, weights, { pipelines });
@@ -72,16 +71,13 @@ Deno.test(needs(await requireWebGpu(), {
     a.dispose();
     b.dispose();
   },
-}));
+);
 
-Deno.test(needs(await requireWebGpu(), {
-  name: "a lost device is a DeviceLostError, never a hang or a crash",
-  async fn() {
-    const gpu = await acquireGpu(); // its own device: this test destroys it
-    const executor = await GpuExecutor.create(gpu, program, weights);
-    gpu.device.destroy();
-    await gpu.lost;
-    await assert.rejects(executor.run([x]), DeviceLostError);
-    await assert.rejects(GpuExecutor.create(gpu, program, weights), /device was lost/);
-  },
-}));
+gpuTest("a lost device is a DeviceLostError, never a hang or a crash", async () => {
+  const gpu = await acquireGpu(); // its own device: this test destroys it
+  const executor = await GpuExecutor.create(gpu, program, weights);
+  gpu.device.destroy();
+  await gpu.lost;
+  await assert.rejects(executor.run([x]), DeviceLostError);
+  await assert.rejects(GpuExecutor.create(gpu, program, weights), /device was lost/);
+});

@@ -26,7 +26,7 @@ import {
   type Shape,
   unpack,
 } from "../../src/runtime/tensor.ts";
-import { maxAbsDiff, testGpu } from "../support/gpu.ts";
+import { gpuTest, maxAbsDiff, testGpu } from "../support/gpu.ts";
 
 const IMAGENET: Normalization = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
 /** A 3-channel tensor as a slice of a wider buffer: 4 floats of a neighbour before, 4 after. */
@@ -111,7 +111,7 @@ async function withErrorScope<T>(device: GPUDevice, body: () => Promise<T>): Pro
 }
 
 for (const [name, normalization] of [["[-1, 1]", SIGNED_UNIT], ["ImageNet", IMAGENET]] as const) {
-  Deno.test(`rgba_to_tensor: identity is a plain conversion (${name}, batch 2, 7×5)`, async () => {
+  gpuTest(`rgba_to_tensor: identity is a plain conversion (${name}, batch 2, 7×5)`, async () => {
     const { device } = await gpuPromise;
     const kernels = await kernelsPromise;
     const size = { width: 7, height: 5 };
@@ -143,71 +143,77 @@ for (const [name, normalization] of [["[-1, 1]", SIGNED_UNIT], ["ImageNet", IMAG
   });
 }
 
-Deno.test("rgba_to_tensor: rotation + scale + translation per item, into a channel slice", async () => {
-  const { device } = await gpuPromise;
-  const kernels = await kernelsPromise;
-  const source = { width: 37, height: 29 };
-  const out = { width: 19, height: 17 };
-  const pixels = randomBytes(2, 2 * 37 * 29 * 4);
-  // Item 0 reads image 1 rotated 30°, magnified, partly off the image; item 1 reads image 0
-  // rotated −75° and shrunk, well inside it.
-  const warps: Warp[] = [
-    { transform: similarity(out, 30, 1.7, [30, 8]), image: 1 },
-    { transform: similarity(out, -75, 0.6, [18.3, 14.6]), image: 0 },
-  ];
-  const options = { normalization: IMAGENET, border: 0.25 };
-  const target = tensorBuffer(device, [2, 17, 19, 3], SLICE);
-  const actual = await withErrorScope(device, async () => {
-    const stage = kernels.rgbaToTensor(target, { ...source, images: 2 }, options);
-    stage.writeImage(0, pixels.subarray(0, 37 * 29 * 4));
-    stage.writeImage(1, pixels.subarray(37 * 29 * 4));
-    stage.setWarps(warps);
-    submit(device, (e) => stage.encode(e));
-    const t = await readTensor(device, target);
-    stage.destroy();
-    return t;
-  });
-  const expected = rgbaToTensorReference(pixels, source, warps, out, options);
-  const borderSamples = expected.data.filter((v) => v === 0.25).length;
-  assert.ok(borderSamples > 0, "the warp should sample outside the source somewhere");
-  const diff = maxAbsDiff(actual, expected);
-  assert.ok(diff <= 1e-4, `max |gpu - cpu| = ${diff}`);
-  target.buffer.destroy();
-});
+gpuTest(
+  "rgba_to_tensor: rotation + scale + translation per item, into a channel slice",
+  async () => {
+    const { device } = await gpuPromise;
+    const kernels = await kernelsPromise;
+    const source = { width: 37, height: 29 };
+    const out = { width: 19, height: 17 };
+    const pixels = randomBytes(2, 2 * 37 * 29 * 4);
+    // Item 0 reads image 1 rotated 30°, magnified, partly off the image; item 1 reads image 0
+    // rotated −75° and shrunk, well inside it.
+    const warps: Warp[] = [
+      { transform: similarity(out, 30, 1.7, [30, 8]), image: 1 },
+      { transform: similarity(out, -75, 0.6, [18.3, 14.6]), image: 0 },
+    ];
+    const options = { normalization: IMAGENET, border: 0.25 };
+    const target = tensorBuffer(device, [2, 17, 19, 3], SLICE);
+    const actual = await withErrorScope(device, async () => {
+      const stage = kernels.rgbaToTensor(target, { ...source, images: 2 }, options);
+      stage.writeImage(0, pixels.subarray(0, 37 * 29 * 4));
+      stage.writeImage(1, pixels.subarray(37 * 29 * 4));
+      stage.setWarps(warps);
+      submit(device, (e) => stage.encode(e));
+      const t = await readTensor(device, target);
+      stage.destroy();
+      return t;
+    });
+    const expected = rgbaToTensorReference(pixels, source, warps, out, options);
+    const borderSamples = expected.data.filter((v) => v === 0.25).length;
+    assert.ok(borderSamples > 0, "the warp should sample outside the source somewhere");
+    const diff = maxAbsDiff(actual, expected);
+    assert.ok(diff <= 1e-4, `max |gpu - cpu| = ${diff}`);
+    target.buffer.destroy();
+  },
+);
 
-Deno.test("rgba_to_tensor: a caller's pixel buffer shared by every item (one frame, N faces)", async () => {
-  const { device } = await gpuPromise;
-  const kernels = await kernelsPromise;
-  const source = { width: 21, height: 13 };
-  const out = { width: 9, height: 11 };
-  const frame = randomBytes(3, 21 * 13 * 4);
-  const buffer = device.createBuffer({
-    size: frame.byteLength,
-    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
-  });
-  device.queue.writeBuffer(buffer, 0, frame);
-  const warps: Warp[] = [
-    { transform: similarity(out, 10, 1.1, [6, 7]) },
-    { transform: similarity(out, 170, 0.9, [15, 5]) },
-    { transform: [1, 0, 3.25, 0, 1, -1.5] },
-  ];
-  const target = tensorBuffer(device, [3, 11, 9, 3], denseLayout([3, 11, 9, 3]));
-  const actual = await withErrorScope(device, async () => {
-    const stage = kernels.rgbaToTensor(target, { ...source, pixels: buffer });
-    stage.setWarps(warps);
-    submit(device, (e) => stage.encode(e));
-    const t = await readTensor(device, target);
-    stage.destroy();
-    return t;
-  });
-  const expected = rgbaToTensorReference(frame, source, warps, out);
-  const diff = maxAbsDiff(actual, expected);
-  assert.ok(diff <= 1e-4, `max |gpu - cpu| = ${diff}`);
-  buffer.destroy();
-  target.buffer.destroy();
-});
+gpuTest(
+  "rgba_to_tensor: a caller's pixel buffer shared by every item (one frame, N faces)",
+  async () => {
+    const { device } = await gpuPromise;
+    const kernels = await kernelsPromise;
+    const source = { width: 21, height: 13 };
+    const out = { width: 9, height: 11 };
+    const frame = randomBytes(3, 21 * 13 * 4);
+    const buffer = device.createBuffer({
+      size: frame.byteLength,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+    });
+    device.queue.writeBuffer(buffer, 0, frame);
+    const warps: Warp[] = [
+      { transform: similarity(out, 10, 1.1, [6, 7]) },
+      { transform: similarity(out, 170, 0.9, [15, 5]) },
+      { transform: [1, 0, 3.25, 0, 1, -1.5] },
+    ];
+    const target = tensorBuffer(device, [3, 11, 9, 3], denseLayout([3, 11, 9, 3]));
+    const actual = await withErrorScope(device, async () => {
+      const stage = kernels.rgbaToTensor(target, { ...source, pixels: buffer });
+      stage.setWarps(warps);
+      submit(device, (e) => stage.encode(e));
+      const t = await readTensor(device, target);
+      stage.destroy();
+      return t;
+    });
+    const expected = rgbaToTensorReference(frame, source, warps, out);
+    const diff = maxAbsDiff(actual, expected);
+    assert.ok(diff <= 1e-4, `max |gpu - cpu| = ${diff}`);
+    buffer.destroy();
+    target.buffer.destroy();
+  },
+);
 
-Deno.test("texture_to_tensor: identity and per-face warps from one rgba8unorm frame", async () => {
+gpuTest("texture_to_tensor: identity and per-face warps from one rgba8unorm frame", async () => {
   const { device } = await gpuPromise;
   const kernels = await kernelsPromise;
   const source = { width: 37, height: 29 };
@@ -257,7 +263,7 @@ Deno.test("texture_to_tensor: identity and per-face warps from one rgba8unorm fr
   crops.buffer.destroy();
 });
 
-Deno.test("tensor_to_rgba: exact bytes, clamping, alpha 255, from a channel slice", async () => {
+gpuTest("tensor_to_rgba: exact bytes, clamping, alpha 255, from a channel slice", async () => {
   const { device } = await gpuPromise;
   const kernels = await kernelsPromise;
   const shape: Shape = [2, 5, 7, 3];
@@ -297,7 +303,7 @@ Deno.test("tensor_to_rgba: exact bytes, clamping, alpha 255, from a channel slic
   source.buffer.destroy();
 });
 
-Deno.test("one frame, one encoder: pixels → executor → pixels round-trips exactly", async () => {
+gpuTest("one frame, one encoder: pixels → executor → pixels round-trips exactly", async () => {
   const gpu = await gpuPromise;
   const { device } = gpu;
   const kernels = await kernelsPromise;
@@ -330,7 +336,7 @@ Deno.test("one frame, one encoder: pixels → executor → pixels round-trips ex
   assert.deepEqual(bytes, pixels);
 });
 
-Deno.test("tensor_to_rgba: copyToTexture puts item i in layer i", async () => {
+gpuTest("tensor_to_rgba: copyToTexture puts item i in layer i", async () => {
   const { device } = await gpuPromise;
   const kernels = await kernelsPromise;
   const shape: Shape = [2, 3, 64, 3];
@@ -368,7 +374,7 @@ Deno.test("tensor_to_rgba: copyToTexture puts item i in layer i", async () => {
   assert.deepEqual(bytes, tensorToRgbaReference(t));
 });
 
-Deno.test("image stages reject mismatched shapes, warps and images", async () => {
+gpuTest("image stages reject mismatched shapes, warps and images", async () => {
   const { device } = await gpuPromise;
   const kernels = await kernelsPromise;
   const four = tensorBuffer(device, [1, 4, 4, 4], denseLayout([1, 4, 4, 4]));

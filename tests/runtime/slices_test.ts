@@ -18,7 +18,7 @@ import {
   unpack,
 } from "../../src/runtime/tensor.ts";
 import { applicableVariants, stepKey } from "../../src/runtime/tuning.ts";
-import { maxAbsDiff, testGpu } from "../support/gpu.ts";
+import { gpuTest, maxAbsDiff, testGpu } from "../support/gpu.ts";
 import { OP_CASES } from "./op_cases.ts";
 
 const TOLERANCE = 2e-5;
@@ -64,7 +64,7 @@ OP_CASES.forEach((c, index) => {
   const title = `${c.op} ${c.inputs.map((s) => s.join("x")).join(" + ")} ${
     JSON.stringify(c.attrs)
   }`;
-  Deno.test(`sliced op case ${index}: ${title}`, async () => {
+  gpuTest(`sliced op case ${index}: ${title}`, async () => {
     const random = rng(5000 + index);
     const op = getOp(c.op);
     const program = slicedProgram(c.op, c.attrs, c.inputs);

@@ -3,6 +3,7 @@
 
 import { acquireGpu, type Gpu } from "../../src/runtime/device.ts";
 import type { HostTensor } from "../../src/runtime/tensor.ts";
+import { needs, requireWebGpu } from "./env.ts";
 
 let shared: Promise<Gpu> | undefined;
 export const testGpu = (): Promise<Gpu> => shared ??= acquireGpu();
@@ -18,4 +19,11 @@ export function maxAbsDiff(a: HostTensor, b: HostTensor): number {
     if (!(d <= worst)) worst = Number.isNaN(d) ? Infinity : d;
   }
   return worst;
+}
+
+const webGpu = await requireWebGpu();
+
+/** A test that needs Deno's WebGPU adapter: skipped with a line where there is none (failed in CI). */
+export function gpuTest(name: string, fn: () => Promise<void> | void): void {
+  Deno.test(needs(webGpu, { name, fn }));
 }

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { GpuExecutor, singleStepProgram } from "../../../src/runtime/executor.ts";
 import { residualMask } from "../../../src/runtime/ops/eltwise.ts";
 import { type HostTensor, hostTensor } from "../../../src/runtime/tensor.ts";
-import { testGpu } from "../../support/gpu.ts";
+import { gpuTest, testGpu } from "../../support/gpu.ts";
 
 /** x over 3 pixels (white, grey, black), with delta logits `d` and mask logit `m` everywhere. */
 function head(d: number, m: number): [HostTensor, HostTensor] {
@@ -26,7 +26,7 @@ async function onGpu(inputs: HostTensor[], attrs: Record<string, unknown>) {
   return y;
 }
 
-Deno.test("residual_mask: a closed mask returns x bit for bit", async () => {
+gpuTest("residual_mask: a closed mask returns x bit for bit", async () => {
   for (const d of [-50, -3, 0.4, 50]) {
     const inputs = head(d, -40);
     assert.deepEqual([...residualMask.reference(inputs, [], {}).data], [...inputs[0].data]);
@@ -34,7 +34,7 @@ Deno.test("residual_mask: a closed mask returns x bit for bit", async () => {
   }
 });
 
-Deno.test("residual_mask: deltaScale 2 spans white to black where the mask is open", async () => {
+gpuTest("residual_mask: deltaScale 2 spans white to black where the mask is open", async () => {
   const [x, h] = head(-40, 40);
   const white = [x.data[0], x.data[1], x.data[2]];
   for (
