@@ -94,7 +94,7 @@ export class GpuExecutor {
 
     const pending = program.steps.filter((step) => !step.elided).map(async (step) => {
       const { op, ctx, params, label } = resolveStep(program, step, weights);
-      const variant = chooseVariant(op, ctx, options.tuning);
+      const variant = chooseVariant(op, ctx, options.tuning, device.features);
       const pipeline = await pipelines.get(variant.kernel, op.struct, variant.overrides(ctx));
       const inputs = Array.from({ length: op.gpuInputs }, (_, i) => {
         const id = step.inputs[i];
@@ -132,8 +132,9 @@ export class GpuExecutor {
   }
 
   /** Appends the whole program to an encoder: one compute pass, pre-built bind groups. */
-  encode(encoder: GPUCommandEncoder): void {
-    const pass = encoder.beginComputePass();
+  encode(encoder: GPUCommandEncoder, timestampWrites?: GPUComputePassTimestampWrites): void {
+    // Timestamps let the bench and the autotuner time the pass on the GPU's own clock.
+    const pass = encoder.beginComputePass(timestampWrites ? { timestampWrites } : undefined);
     for (const r of this.recorded) {
       pass.setPipeline(r.pipeline);
       pass.setBindGroup(0, r.bindGroup);

@@ -29,6 +29,11 @@ export interface GpuVariant<A> {
   kernel: string;
   /** False where the variant cannot run this step (e.g. a 1×1-only GEMM on a 3×3 conv). */
   applies?(ctx: StepContext<A>): boolean;
+  /**
+   * Device features the kernel needs (e.g. "shader-f16" for `enable f16;`). The tuner only tries
+   * it, and executors only pick it, on devices that have them; otherwise an f32 variant runs.
+   */
+  requires?: readonly GPUFeatureName[];
   /** WGSL override constants: specialisation without string templating. */
   overrides(ctx: StepContext<A>): Record<string, number>;
   workgroups(ctx: StepContext<A>): [number, number, number];

@@ -1,0 +1,39 @@
+// Chromium page: our runtime, with the tuning table served at /tuning/ (the adapter's own, or the
+// shipped software defaults), plus the roofline and the autotuner for Chromium's adapter.
+
+import { acquireGpu } from "../../src/runtime/device.ts";
+import { autotune, submitLatency } from "../../src/runtime/autotune.ts";
+import { bestOf, measureRoofline } from "../roofline.ts";
+import { makeStudent } from "./common.ts";
+import { servePeer } from "./browser_page.ts";
+import { openOurs } from "./runtimes.ts";
+
+servePeer((_spec, student) => openOurs(student, new URL("/tuning/", location.origin)));
+
+Object.assign(globalThis, {
+  /** Roofline and autotuning of Chromium's adapter for the student at `sizes`. */
+  async tune(sizes: number[], options: { roofline?: boolean; sweepTop?: number } = {}) {
+    const gpu = await acquireGpu();
+    try {
+      const latencyMs = await submitLatency(gpu.device);
+      const roofline = options.roofline === false
+        ? undefined
+        : await measureRoofline(gpu.device, { latencyMs });
+      const programs = sizes.map((s) => makeStudent(s));
+      const { tuning, measurements } = await autotune(gpu, programs, {
+        sweepTop: options.sweepTop,
+      });
+      // Best of before and after: contention on a shared machine only lowers a peak.
+      const after = roofline && await measureRoofline(gpu.device, { latencyMs });
+      return {
+        adapter: gpu.info,
+        key: gpu.key,
+        roofline: roofline && after ? bestOf(roofline, after) : roofline,
+        tuning,
+        measurements,
+      };
+    } finally {
+      gpu.device.destroy();
+    }
+  },
+});

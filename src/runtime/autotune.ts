@@ -1,0 +1,324 @@
+// Kernel autotuning on the current adapter, the same code in Deno and the browser: for every
+// distinct op shape of the given programs, time each registry variant that applies (register vs
+// workgroup-memory tiles, tile sizes, f16 where the device has shader-f16), then sweep the
+// workgroup size of the fastest few, and keep the fastest configuration in a Tuning table.
+//
+// Timing: a step runs alone on dense tensors, replayed N times in one submit (N grows until the
+// replays last `minSampleMs`). Where the device has timestamp-query, the GPU's own clock times the
+// replays: wall-clock samples are quantised by the host's completion polling (Deno polls its
+// WebGPU device every ~10 ms), which would swamp sub-millisecond kernels. Without timestamps,
+// wall time minus the latency of an empty submit. The median of `repeats` samples.
+
+import type { Gpu } from "./device.ts";
+import { GpuExecutor, resolveStep, singleStepProgram, type Weights } from "./executor.ts";
+import { PipelineCache } from "./pipelines.ts";
+import type { Program } from "./program.ts";
+import { shapeText } from "./tensor.ts";
+import {
+  applicableVariants,
+  chooseVariant,
+  stepKey,
+  tunableWorkgroupSize,
+  type TunedChoice,
+  type Tuning,
+} from "./tuning.ts";
+
+export interface TimingOptions {
+  /** Samples per measurement; the median is kept (default 5). */
+  repeats?: number;
+  /** Each sample replays until it lasts at least this long (default 4 ms, 25 ms without timestamps). */
+  minSampleMs?: number;
+  /** Latency of an empty submit, subtracted from wall-clock samples (see submitLatency). */
+  latencyMs?: number;
+  /** Force wall-clock timing even where timestamp queries exist. */
+  wallClock?: boolean;
+}
+
+export const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** Records work into an encoder; the first and last pass carry the given timestamp writes. */
+export type Encode = (
+  encoder: GPUCommandEncoder,
+  timestampWrites?: GPUComputePassTimestampWrites,
+) => void;
+
+const timers = new WeakMap<GPUDevice, { set: GPUQuerySet; resolve: GPUBuffer; read: GPUBuffer }>();
+
+function timer(device: GPUDevice) {
+  let t = timers.get(device);
+  if (!t) {
+    t = {
+      set: device.createQuerySet({ type: "timestamp", count: 2 }),
+      resolve: device.createBuffer({
+        size: 16,
+        usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+      }),
+      read: device.createBuffer({
+        size: 16,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      }),
+    };
+    timers.set(device, t);
+  }
+  return t;
+}
+
+/** Milliseconds per replay of whatever `encode` records, median of `repeats` samples. */
+export async function timeReplays(
+  device: GPUDevice,
+  encode: Encode | undefined,
+  options: TimingOptions = {},
+): Promise<number> {
+  const repeats = options.repeats ?? 5;
+  const gpuClock = encode !== undefined && !options.wallClock &&
+    device.features.has("timestamp-query");
+  const minSampleMs = options.minSampleMs ?? (gpuClock ? 4 : 25);
+  /** One sample: [GPU or wall milliseconds for `times` replays]. */
+  const replay = async (times: number): Promise<number> => {
+    const t0 = performance.now();
+    const encoder = device.createCommandEncoder();
+    const t = gpuClock ? timer(device) : undefined;
+    for (let i = 0; i < times; i++) {
+      const writes: GPUComputePassTimestampWrites | undefined = t && (i === 0 || i === times - 1)
+        ? {
+          querySet: t.set,
+          ...(i === 0 ? { beginningOfPassWriteIndex: 0 } : {}),
+          ...(i === times - 1 ? { endOfPassWriteIndex: 1 } : {}),
+        }
+        : undefined;
+      encode?.(encoder, writes);
+    }
+    if (t) {
+      encoder.resolveQuerySet(t.set, 0, 2, t.resolve, 0);
+      encoder.copyBufferToBuffer(t.resolve, 0, t.read, 0, 16);
+    }
+    device.queue.submit([encoder.finish()]);
+    if (!t) {
+      await device.queue.onSubmittedWorkDone();
+      return performance.now() - t0;
+    }
+    await t.read.mapAsync(GPUMapMode.READ);
+    const [begin, end] = new BigInt64Array(t.read.getMappedRange().slice(0));
+    t.read.unmap();
+    return Number(end - begin) / 1e6;
+  };
+  await replay(1); // warm-up: first-use costs (caches, lazy allocation)
+  let times = 1;
+  while (times < 4096 && (await replay(times)) < minSampleMs) times *= 2;
+  const samples: number[] = [];
+  for (let i = 0; i < repeats; i++) samples.push(await replay(times));
+  const latency = gpuClock ? 0 : options.latencyMs ?? 0;
+  return Math.max(median(samples) - latency, 0) / times;
+}
+
+/** The fixed cost of a submit + wait with nothing in it (wall clock). */
+export function submitLatency(device: GPUDevice, repeats = 9): Promise<number> {
+  return timeReplays(device, undefined, { repeats, minSampleMs: 0 });
+}
+
+export interface AutotuneOptions {
+  /** Workgroup sizes to sweep (default 16..256, capped by the device's limits). */
+  workgroupSizes?: number[];
+  /** How many of the fastest variants get the workgroup sweep (default 2). */
+  sweepTop?: number;
+  /** Repeats of the search samples (default 3) and of the final confirmation (default 5). */
+  searchRepeats?: number;
+  repeats?: number;
+  minSampleMs?: number;
+  /**
+   * Cold-start-aware choice: among configurations within this fraction of a shape's fastest
+   * (default 0.05, about the timing noise), prefer the one whose pipeline other shapes also use,
+   * since every distinct pipeline is one more shader compile at load (~0.1 s on SwiftShader).
+   */
+  shareWithin?: number;
+  progress?: (text: string) => void;
+  pipelines?: PipelineCache;
+}
+
+/** One configuration timed on one op shape. */
+export interface TuneMeasurement {
+  key: string;
+  op: string;
+  label: string;
+  /** "in,in→out" */
+  shape: string;
+  variant: string;
+  /** The workgroup size it ran with. */
+  wg: number | undefined;
+  ms: number;
+  flops: number;
+  bytes: number;
+  /** Chosen for this shape. */
+  best: boolean;
+  /** Re-measured with the full repeats as one of the shape's finalists (only these compete). */
+  confirmed?: boolean;
+  /** Kernel + override constants: configurations with equal keys share one compiled pipeline. */
+  pipeline?: string;
+  /** Set when the variant failed to build or run here (then ms is Infinity). */
+  error?: string;
+}
+
+interface Config {
+  variant: string;
+  /** The workgroup size to run with; `own` is the variant's unless swept. */
+  wg: number | undefined;
+  own: number | undefined;
+}
+
+/** Tunes every distinct op shape of `programs`; returns the table and every measurement. */
+export async function autotune(
+  gpu: Gpu,
+  programs: { program: Program; weights: Weights }[],
+  options: AutotuneOptions = {},
+): Promise<{ tuning: Tuning; measurements: TuneMeasurement[] }> {
+  const { device } = gpu;
+  const limits = device.limits;
+  const maxWg = Math.min(limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
+  const sizes = (options.workgroupSizes ?? [16, 32, 64, 128, 256]).filter((s) => s <= maxWg);
+  const pipelines = options.pipelines ?? new PipelineCache(device);
+  const latencyMs = await submitLatency(device);
+  const search = {
+    repeats: options.searchRepeats ?? 3,
+    minSampleMs: options.minSampleMs,
+    latencyMs,
+  };
+  const confirm = { ...search, repeats: options.repeats ?? 5 };
+
+  // Distinct shapes, in program order, with the program that first has them.
+  const seen = new Map<string, { program: Program; weights: Weights; index: number }>();
+  for (const { program, weights } of programs) {
+    program.steps.forEach((step, index) => {
+      if (step.elided) return;
+      const { op, ctx } = resolveStep(program, step, weights);
+      if (!seen.has(stepKey(op, ctx))) seen.set(stepKey(op, ctx), { program, weights, index });
+    });
+  }
+
+  const choices: Record<string, TunedChoice> = {};
+  const measurements: TuneMeasurement[] = [];
+  /** Per shape: the configurations within `shareWithin` of its fastest. */
+  const near = new Map<string, TuneMeasurement[]>();
+  /** `${key}|${variant}` → the variant's own workgroup size. */
+  const owns = new Map<string, number | undefined>();
+  let done = 0;
+  for (const [key, { program, weights, index }] of seen) {
+    const step = program.steps[index];
+    const { op, ctx } = resolveStep(program, step, weights);
+    // The step alone, on dense tensors of the same shapes (keys ignore layouts).
+    const single = singleStepProgram(
+      step.op,
+      step.attrs,
+      ctx.inputs.map((t) => t.shape),
+      step.params,
+    );
+    const singleCtx = {
+      ...ctx,
+      inputs: single.tensors.slice(0, -1),
+      output: single.tensors.at(-1)!,
+    };
+    const { flops, bytes } = op.cost(singleCtx);
+    const shape = ctx.inputs.map((t) => shapeText(t.shape)).join(",") + "→" +
+      shapeText(ctx.output.shape);
+    const label = step.label ?? step.op;
+    done++;
+
+    const timed = new Map<string, TuneMeasurement>();
+    const measure = async (config: Config, timing: TimingOptions) => {
+      const id = `${config.variant}/${config.wg}`;
+      options.progress?.(`tune ${done}/${seen.size} ${label}: ${config.variant} wg ${config.wg}`);
+      const row: TuneMeasurement = {
+        key,
+        op: step.op,
+        label,
+        shape,
+        variant: config.variant,
+        wg: config.wg,
+        ms: Infinity,
+        flops,
+        bytes,
+        best: false,
+      };
+      const swept = config.wg !== config.own;
+      const choice: TunedChoice = { variant: config.variant, ...(swept ? { wg: config.wg } : {}) };
+      try {
+        const tuning = { adapter: gpu.key, choices: { [key]: choice } };
+        const executor = await GpuExecutor.create(gpu, single, weights, { pipelines, tuning });
+        const ran = executor.variants[0].variant;
+        const chosen = chooseVariant(op, singleCtx, tuning, device.features);
+        const constants = Object.entries(chosen.overrides(singleCtx)).sort(([a], [b]) =>
+          a < b ? -1 : 1
+        );
+        row.pipeline = `${chosen.kernel}|${op.struct.name}|${JSON.stringify(constants)}`;
+        try {
+          const expected = swept ? `${config.variant}/wg${config.wg}` : config.variant;
+          if (ran !== expected) throw new Error(`asked for ${expected}, the executor chose ${ran}`);
+          row.ms = await timeReplays(device, (e, t) => executor.encode(e, t), timing);
+        } finally {
+          executor.dispose();
+        }
+      } catch (e) {
+        row.error = (e as Error).message;
+      }
+      const previous = timed.get(id);
+      // A confirmation replaces the search sample (more repeats), keeping one row per config.
+      if (previous) Object.assign(previous, { ms: row.ms, error: row.error, confirmed: true });
+      else timed.set(id, row);
+      return row;
+    };
+
+    const variants = applicableVariants(op, singleCtx, device.features);
+    const configOf = (name: string, wg?: number): Config => {
+      const variant = variants.find((v) => v.name === name)!;
+      const own = tunableWorkgroupSize(variant, singleCtx);
+      owns.set(`${key}|${name}`, own);
+      return { variant: name, own, wg: wg ?? own };
+    };
+    for (const v of variants) await measure(configOf(v.name), search);
+
+    // Workgroup sweep of the fastest variants that allow it.
+    const finite = () =>
+      [...timed.values()].filter((r) => Number.isFinite(r.ms)).sort((a, b) => a.ms - b.ms);
+    for (const row of finite().slice(0, options.sweepTop ?? 2)) {
+      const config = configOf(row.variant);
+      if (config.own === undefined) continue;
+      for (const wg of sizes) {
+        if (wg !== config.own) await measure(configOf(row.variant, wg), search);
+      }
+    }
+
+    // Confirm the three fastest with more repeats; the fastest after that wins.
+    const top = finite().slice(0, 3);
+    if (top.length === 0) throw new Error(`${label}: no variant of ${op.name} ran on this adapter`);
+    for (const row of top) await measure(configOf(row.variant, row.wg), confirm);
+    const fastest = top.reduce((a, b) => (b.ms < a.ms ? b : a));
+    fastest.best = true;
+    near.set(key, top.filter((r) => r.ms <= fastest.ms * (1 + (options.shareWithin ?? 0.05))));
+    measurements.push(...timed.values());
+  }
+  options.progress?.("");
+
+  // Consolidation: within noise of the fastest, take the configuration whose pipeline the most
+  // shapes could share (fewer shader compiles at load); ties go to the faster one.
+  const votes = new Map<string, number>();
+  for (const rows of near.values()) {
+    for (const p of new Set(rows.map((r) => r.pipeline))) votes.set(p!, (votes.get(p!) ?? 0) + 1);
+  }
+  for (const [key, rows] of near) {
+    const pick = rows.reduce((a, b) => {
+      const va = votes.get(a.pipeline!) ?? 0, vb = votes.get(b.pipeline!) ?? 0;
+      return vb > va || (vb === va && b.ms < a.ms) ? b : a;
+    });
+    for (const m of measurements) if (m.key === key) m.best = m === pick;
+    choices[key] = {
+      variant: pick.variant,
+      ...(pick.wg !== undefined && pick.wg !== owns.get(`${key}|${pick.variant}`)
+        ? { wg: pick.wg }
+        : {}),
+      ms: Number(pick.ms.toFixed(4)),
+    };
+  }
+  return { tuning: { adapter: gpu.key, source: "measured", choices }, measurements };
+}
