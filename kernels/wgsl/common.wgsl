@@ -16,6 +16,22 @@ fn activate(v: vec4<f32>, alpha: f32) -> vec4<f32> {
   }
 }
 
+// act'(v) from y = act(v): the backward of a fused epilogue (src/train/) without the pre-activation.
+// Not for hardswish, whose derivative its output does not determine (training keeps that one's
+// pre-activation instead).
+fn activateGradFromOutput(y: vec4<f32>, alpha: f32) -> vec4<f32> {
+  let one = vec4<f32>(1.0);
+  let zero = vec4<f32>(0.0);
+  switch ACT {
+    case 1u: { return select(zero, one, y > zero); }
+    case 2u: { return select(zero, one, (y > zero) & (y < vec4<f32>(6.0))); }
+    case 4u: { return select(vec4<f32>(alpha), one, y > zero); }
+    case 5u: { return y * (1.0 - y); }
+    case 6u: { return 1.0 - y * y; }
+    default: { return one; }
+  }
+}
+
 // Linear invocation index over a 2-D grid of workgroups (one dimension stops at 65535).
 fn linearIndex(gid: vec3<u32>, nwg: vec3<u32>, wg: u32) -> u32 {
   return gid.x + gid.y * nwg.x * wg;
