@@ -13,6 +13,7 @@ const USAGE = `usage: deno task start [options]
   --host ADDR         listen address (default $HOST or 0.0.0.0)
   --weights DIR       effects directory: <id>.json + <sha256>.safetensors (default weights/)
   --landmarker PATH   face_landmarker.task to serve at /models/face_landmarker.task
+  --samples DIR       pictures/clips the demo page offers as sources (e.g. ../shared/data/faces)
   --backend B         auto | webgpu | cpu (default auto: WebGPU whenever an adapter exists)
   --max-batch N       most crops per batch (default ${DEFAULT_BATCHER.maxBatch}; 1 = no batching)
   --max-wait-ms N     longest a crop waits for a fuller batch (default ${DEFAULT_BATCHER.maxWaitMs})
@@ -31,6 +32,7 @@ const { values } = parseArgs({
     host: { type: "string" },
     weights: { type: "string" },
     landmarker: { type: "string" },
+    samples: { type: "string" },
     backend: { type: "string", default: "auto" },
     "max-batch": { type: "string" },
     "max-wait-ms": { type: "string" },
@@ -72,6 +74,7 @@ const weightsDir = values.weights ?? fileURLToPath(new URL("./weights", import.m
 const edge = await createEdgeServer({
   weightsDir,
   landmarkerPath: values.landmarker ?? Deno.env.get("FACE_LANDMARKER"),
+  samplesDir: values.samples,
   backendPreference: backend,
   acquireGpu: () => acquireGpu(),
   batcher: {

@@ -18,8 +18,10 @@
 import { chromium } from "playwright-core";
 import type { BrowserContext, ConsoleMessage, Page } from "playwright-core";
 import { extname, normalize, relative, resolve } from "node:path";
-import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
+import { bundle } from "./esbuild.ts";
+
+export { bundle };
 
 /** Debian's Chromium; `CHROMIUM_PATH` overrides. */
 export const chromiumPath: string = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
@@ -72,40 +74,6 @@ export interface BrowserPage {
   readonly errors: readonly string[];
   /** The Playwright page (evaluate, waitForFunction, screenshot, …). */
   readonly page: Page;
-}
-
-/**
- * Bundles a TypeScript entry for the browser (ESM, `.wgsl` loaded as text). Returns the JS text.
- * Runs esbuild's native binary once per call (≈10 ms): the npm JS API keeps a service child
- * process or worker alive between builds, which Deno's leak sanitizers report.
- */
-export async function bundle(entry: string | URL): Promise<string> {
-  const { code, stdout, stderr } = await new Deno.Command(esbuildBinary(), {
-    args: [
-      toPath(entry),
-      "--bundle",
-      "--format=esm",
-      "--platform=browser",
-      "--target=es2022",
-      "--loader:.wgsl=text",
-      "--log-level=error",
-    ],
-    stdin: "null",
-  }).output();
-  const text = new TextDecoder();
-  if (code !== 0) throw new Error(`esbuild failed on ${entry}:\n${text.decode(stderr)}`);
-  return text.decode(stdout);
-}
-
-/** The platform binary that npm:esbuild ships (`ESBUILD_BINARY_PATH` overrides, as in esbuild). */
-function esbuildBinary(): string {
-  const override = Deno.env.get("ESBUILD_BINARY_PATH");
-  if (override) return override;
-  const os = Deno.build.os === "windows" ? "win32" : Deno.build.os;
-  const arch = ({ x86_64: "x64", aarch64: "arm64" } as const)[Deno.build.arch];
-  const file = os === "win32" ? "esbuild.exe" : "bin/esbuild";
-  const fromEsbuild = createRequire(createRequire(import.meta.url).resolve("esbuild"));
-  return fromEsbuild.resolve(`@esbuild/${os}-${arch}/${file}`);
 }
 
 /** Launches Chromium + a local server, runs `fn`, and tears everything down whatever happens. */

@@ -9,6 +9,7 @@ import depthwise_reg from "../../kernels/wgsl/depthwise_reg.wgsl" with { type: "
 import pointwise_reg from "../../kernels/wgsl/pointwise_reg.wgsl" with { type: "text" };
 import pointwise_tiled from "../../kernels/wgsl/pointwise_tiled.wgsl" with { type: "text" };
 import upsample2x from "../../kernels/wgsl/upsample2x.wgsl" with { type: "text" };
+import upsample2x_block from "../../kernels/wgsl/upsample2x_block.wgsl" with { type: "text" };
 import concat from "../../kernels/wgsl/concat.wgsl" with { type: "text" };
 import add from "../../kernels/wgsl/add.wgsl" with { type: "text" };
 import activation from "../../kernels/wgsl/activation.wgsl" with { type: "text" };
@@ -16,6 +17,8 @@ import residual_mask from "../../kernels/wgsl/residual_mask.wgsl" with { type: "
 import rgba_to_tensor from "../../kernels/wgsl/rgba_to_tensor.wgsl" with { type: "text" };
 import texture_to_tensor from "../../kernels/wgsl/texture_to_tensor.wgsl" with { type: "text" };
 import tensor_to_rgba from "../../kernels/wgsl/tensor_to_rgba.wgsl" with { type: "text" };
+import composite from "../../kernels/wgsl/composite.wgsl" with { type: "text" };
+import face_mask from "../../kernels/wgsl/face_mask.wgsl" with { type: "text" };
 import { type UniformStruct } from "./uniforms.ts";
 
 const files: Record<string, string> = {
@@ -26,6 +29,7 @@ const files: Record<string, string> = {
   pointwise_reg,
   pointwise_tiled,
   upsample2x,
+  upsample2x_block,
   concat,
   add,
   activation,
@@ -33,7 +37,23 @@ const files: Record<string, string> = {
   rgba_to_tensor,
   texture_to_tensor,
   tensor_to_rgba,
+  composite,
+  face_mask,
 };
+
+/**
+ * Adds kernels that live outside the inference runtime (src/train/kernels.ts registers the backward,
+ * loss and optimizer kernels), so an inference bundle carries only what inference runs. The same
+ * name may be registered again only with the same text.
+ */
+export function registerKernels(more: Record<string, string>): void {
+  for (const [name, text] of Object.entries(more)) {
+    if (files[name] !== undefined && files[name] !== text) {
+      throw new Error(`a different WGSL kernel named "${name}" is already registered`);
+    }
+    files[name] = text;
+  }
+}
 
 /** Full WGSL text of a kernel, given the uniform struct it reads its parameters from. */
 export function kernelSource(name: string, params: UniformStruct<string>): string {

@@ -9,6 +9,7 @@ import { HTTPException } from "hono/http-exception";
 import { acquireGpu, type AdapterSummary, type Gpu } from "../runtime/device.ts";
 import { sha256Hex } from "../graph/safetensors.ts";
 import { serveBytes } from "./assets.ts";
+import { mountClient } from "./client.ts";
 import { type Backend, type BackendPreference, GpuBackend, selectBackend } from "./backend.ts";
 import { Batcher, type BatcherOptions, DEFAULT_BATCHER } from "./batcher.ts";
 import { type Catalog, loadCatalog } from "./effects.ts";
@@ -52,6 +53,8 @@ export interface EdgeOptions {
   /** Largest inference request body. */
   maxBodyBytes?: number;
   maxCropsPerRequest?: number;
+  /** Pictures or clips the demo page offers as sources (served at /samples/). */
+  samplesDir?: string;
   /** Build and run each effect's batch-1 executor before serving (default true). */
   warmup?: boolean;
   log?: (message: string) => void;
@@ -127,7 +130,14 @@ export async function createEdgeServer(options: EdgeOptions): Promise<EdgeServer
     c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path.slice(0, 200)}`), 404)
   );
 
-  app.get("/", (c) => c.html(statusPage(catalog, backend.name, adapter)));
+  // The demo page, the client bundles, MediaPipe's wasm, tuning tables and samples.
+  mountClient(app, {
+    catalog,
+    samplesDir: options.samplesDir,
+    backend: adapter ? `${backend.name} (${adapter.description || adapter.vendor})` : backend.name,
+    log,
+  });
+  app.get("/status", (c) => c.html(statusPage(catalog, backend.name, adapter)));
 
   app.get("/api/effects", (c) => {
     const effects = [...catalog.effects.values()].map((e) => ({
@@ -301,7 +311,7 @@ function statusPage(catalog: Catalog, backend: string, adapter: AdapterSummary |
   const device = adapter ? ` (${escapeHtml(adapter.description || adapter.vendor)})` : "";
   return `<!doctype html><meta charset="utf-8"><title>Face effects</title>
 <h1>Face effects edge server</h1>
-<p>Inference backend: ${backend}${device}. The browser client arrives here next.</p>
+<p>Inference backend: ${backend}${device}. The demo page is at <a href="/">/</a>.</p>
 <h2>Effects</h2>
 ${
     effects

@@ -20,6 +20,7 @@ export type ErrorCode =
   | "overloaded"
   | "timeout"
   | "shutting_down"
+  | "bundle_failed"
   | "cancelled"
   | "internal";
 

@@ -27,13 +27,16 @@ export function requestMetrics(metrics: ServerMetrics): MiddlewareHandler {
   };
 }
 
-/** Secure headers for an API plus a scriptless status page; weights and models may be embedded cross-origin. */
+/** Secure headers for the API and the demo page (own scripts + wasm only); weights and models may be embedded cross-origin. */
 export function securityHeaders(): MiddlewareHandler {
   return secureHeaders({
     contentSecurityPolicy: {
       defaultSrc: ["'self'"],
+      // MediaPipe's face tracker is WebAssembly; its model falls back to Google's public copy.
+      scriptSrc: ["'self'", "'wasm-unsafe-eval'"],
       imgSrc: ["'self'", "data:", "blob:"],
-      connectSrc: ["'self'"],
+      mediaSrc: ["'self'", "blob:"],
+      connectSrc: ["'self'", "https://storage.googleapis.com"],
       objectSrc: ["'none'"],
       frameAncestors: ["'none'"],
       baseUri: ["'none'"],
