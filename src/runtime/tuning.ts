@@ -156,6 +156,25 @@ export function nearestChoice(tuning: Tuning, key: string): string | TunedChoice
   return best && tuning.choices[best.key];
 }
 
+/**
+ * The choices several adapters' tables agree on: for each shape tuned in all of them, the variant
+ * when they all chose it (with the workgroup size only when that agrees too). What they disagree
+ * on is left out (an unknown adapter then takes the nearest agreed shape, or the registry's
+ * order). The shipped software defaults are made this way from every software adapter tuned.
+ */
+export function agreedChoices(tables: Tuning[], adapter: string): Tuning {
+  const choices: Record<string, string | TunedChoice> = {};
+  const [first] = tables;
+  for (const key of Object.keys(first?.choices ?? {})) {
+    const all = tables.map((t) => t.choices[key]).filter((c) => c !== undefined).map(asChoice);
+    if (all.length !== tables.length) continue;
+    if (!all.every((c) => c.variant === all[0].variant)) continue;
+    const wg = all.every((c) => c.wg === all[0].wg) ? all[0].wg : undefined;
+    choices[key] = wg === undefined ? all[0].variant : { variant: all[0].variant, wg };
+  }
+  return { adapter, source: "default", choices };
+}
+
 // ---- files ------------------------------------------------------------------------------------
 
 /** Where tuning files live next to the source: `tuning/<adapter key>.json` at the repo root. */

@@ -8,6 +8,7 @@ import { getOp } from "../../src/runtime/ops/index.ts";
 import type { GpuVariant, OpDef, Param } from "../../src/runtime/ops/types.ts";
 import { denseLayout, hostTensor, type Shape } from "../../src/runtime/tensor.ts";
 import {
+  agreedChoices,
   applicableVariants,
   chooseVariant,
   loadTuning,
@@ -121,6 +122,20 @@ Deno.test("tuning tables load per adapter; software adapters without one get the
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("shipped defaults keep only what every tuned adapter agreed on", () => {
+  const a: Tuning = {
+    adapter: "a",
+    choices: { k1: "x", k2: { variant: "y", wg: 32 }, k3: "z", k4: "w" },
+  };
+  const b: Tuning = {
+    adapter: "b",
+    choices: { k1: { variant: "x", wg: 64 }, k2: { variant: "y", wg: 32 }, k3: "q" },
+  };
+  const d = agreedChoices([a, b], SOFTWARE_DEFAULTS);
+  assert.equal(d.source, "default");
+  assert.deepEqual(d.choices, { k1: "x", k2: { variant: "y", wg: 32 } });
 });
 
 Deno.test("the shipped software defaults name only registered variants", async () => {
