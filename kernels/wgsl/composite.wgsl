@@ -1,7 +1,9 @@
-// Paste-back: the network's output crops → the camera frame. Each frame pixel in the faces' box is
-// mapped into every face's crop by that face's inverse warp (frame → crop); there the face's blend
-// mask (face_mask.wgsl, in crop pixels) and the crop are sampled bilinearly, and the crop's colour
-// is blended over the frame by the mask. Faces blend in order.
+// Paste-back: the network's edit → the camera frame. Each frame pixel in the faces' box is mapped
+// into every face's crop by that face's inverse warp (frame → crop); there the face's blend mask
+// (face_mask.wgsl, in crop pixels), the output crop and the input crop are sampled bilinearly, and
+// the edit (output − input) is added to the frame under the mask. Adding the edit rather than the
+// output keeps the frame's own detail: a face larger than the crop stays as sharp as the camera
+// saw it, and an effect that changes nothing changes no pixel. Faces apply in order.
 //
 // Pixels whose mask is 0 for every face are not written at all: the caller copies the frame into
 // `result` first, so everything outside the faces stays bit-identical to the camera. One
@@ -21,6 +23,7 @@ struct Face {
 @group(0) @binding(3) var<storage, read> masks: array<f32>;
 @group(0) @binding(4) var result: texture_storage_2d<rgba8unorm, write>;
 @group(0) @binding(5) var<uniform> p: CompositeParams;
+@group(0) @binding(6) var<storage, read> inputs: array<vec4<f32>>;
 
 override WG: u32 = 64u;
 
@@ -29,13 +32,20 @@ fn clampedTexel(x: i32, y: i32) -> vec2<u32> {
   return vec2<u32>(u32(clamp(x, 0, s)), u32(clamp(y, 0, s)));
 }
 
-// One texel of crop n as a colour: de-normalised and clamped to [0, 1] like any image (so the GPU
-// and the edge path, whose crops come back as 8-bit pixels, interpolate the same values).
-fn tap(n: u32, x: i32, y: i32) -> vec3<f32> {
-  let c = clampedTexel(x, y);
-  let v = crops[((n * p.size + c.y) * p.size + c.x) * p.cropStride + p.cropOffset].rgb;
+fn colour(v: vec3<f32>) -> vec3<f32> {
   let spread = vec3<f32>(p.std0, p.std1, p.std2);
   return clamp(v * spread + vec3<f32>(p.mean0, p.mean1, p.mean2), vec3<f32>(0.0), vec3<f32>(1.0));
+}
+
+// One texel of face n's edit: output − input, each de-normalised and clamped to [0, 1] like any
+// image (so the GPU and the edge path, whose crops travel as 8-bit pixels, interpolate the same
+// values).
+fn tap(n: u32, x: i32, y: i32) -> vec3<f32> {
+  let c = clampedTexel(x, y);
+  let texel = (n * p.size + c.y) * p.size + c.x;
+  let out = crops[texel * p.cropStride + p.cropOffset].rgb;
+  let inp = inputs[texel * p.inputStride + p.inputOffset].rgb;
+  return colour(out) - colour(inp);
 }
 
 fn maskTap(n: u32, x: i32, y: i32) -> f32 {
@@ -69,12 +79,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       t.y,
     );
     if (m <= 0.0) { continue; }
-    let styled = mix(
+    let edit = mix(
       mix(tap(n, x0, y0), tap(n, x0 + 1, y0), t.x),
       mix(tap(n, x0, y0 + 1), tap(n, x0 + 1, y0 + 1), t.x),
       t.y,
     );
-    rgb = mix(rgb, styled, m);
+    rgb = clamp(rgb + m * edit, vec3<f32>(0.0), vec3<f32>(1.0));
     touched = true;
   }
   if (!touched) { return; }

@@ -186,31 +186,38 @@ export function cropOnCpu(
 }
 
 /**
- * Pastes the returned crops into the frame on the CPU (faces without a result are left out).
- * Returns the composited RGBA bytes.
+ * Pastes the edits of the returned crops into the frame on the CPU: each face's result minus the
+ * crop that was sent (faces without a result are left out). Returns the composited RGBA bytes.
  */
 export function compositeOnCpu(
   frame: { width: number; height: number; data: Uint8Array | Uint8ClampedArray },
   faces: readonly AlignedFace[],
+  sent: readonly Uint8Array[],
   results: readonly (Uint8Array | undefined)[],
   manifest: EffectManifest,
 ): Uint8Array {
   const size = manifest.inputSize;
-  const kept = faces.flatMap((f, i) => results[i] ? [{ face: f, crop: results[i]! }] : []);
+  const kept = faces.flatMap((f, i) =>
+    results[i] ? [{ face: f, input: sent[i], output: results[i]! }] : []
+  );
   if (!kept.length) return new Uint8Array(frame.data);
   const { mean, std } = manifest.normalization;
-  const crops = hostTensor([kept.length, size, size, 3]);
-  kept.forEach(({ crop }, n) => {
-    const base = n * size * size * 3;
-    for (let p = 0; p < size * size; p++) {
-      for (let c = 0; c < 3; c++) {
-        crops.data[base + p * 3 + c] = (crop[p * 4 + c] / 255 - mean[c]) / std[c];
+  const tensor = (crops: Uint8Array[]) => {
+    const t = hostTensor([crops.length, size, size, 3]);
+    crops.forEach((crop, n) => {
+      const base = n * size * size * 3;
+      for (let p = 0; p < size * size; p++) {
+        for (let c = 0; c < 3; c++) {
+          t.data[base + p * 3 + c] = (crop[p * 4 + c] / 255 - mean[c]) / std[c];
+        }
       }
-    }
-  });
+    });
+    return t;
+  };
   return compositeReference(
     frame,
-    crops,
+    tensor(kept.map((k) => k.input)),
+    tensor(kept.map((k) => k.output)),
     kept.map(({ face }) => ({
       warp: face.alignment.warp,
       inverse: face.alignment.inverse,

@@ -290,7 +290,10 @@ export class GpuRenderer {
         composite: this.compositor.bind(
           this.#frame!,
           this.#result!,
-          executor.binding(executor.program.outputs[0]),
+          {
+            input: executor.binding(executor.program.inputs[0]),
+            output: executor.binding(executor.program.outputs[0]),
+          },
           { maxFaces: batch, maxPoints: MAX_POINTS },
         ),
       };

@@ -680,11 +680,12 @@ export class EffectSession extends EventTarget {
     const t1 = performance.now();
     const manifest = this.#effect!.manifest;
     let results: (Uint8Array | undefined)[] = [];
+    let crops: Uint8Array[] = [];
     let tCrop = t1, tInfer = t1;
     if (faces.length) {
       const edge = await this.#liveEdge();
       if (edge) {
-        const crops = faces.map((f) => cropOnCpu(image, f, manifest));
+        crops = faces.map((f) => cropOnCpu(image, f, manifest));
         tCrop = performance.now();
         results = await edge.infer(crops, manifest.inputSize);
         tInfer = performance.now();
@@ -693,7 +694,7 @@ export class EffectSession extends EventTarget {
       }
     }
     const t3 = performance.now();
-    const after = compositeOnCpu(image, faces, results, manifest);
+    const after = compositeOnCpu(image, faces, crops, results, manifest);
     this.#presenter.draw(frame.width, frame.height, image.data, after);
     const t4 = performance.now();
     return {

@@ -1,8 +1,12 @@
-// Paste-back of stylised face crops into the frame: two kernels (kernels/wgsl/face_mask.wgsl draws
-// each face's blend mask in crop pixels, kernels/wgsl/composite.wgsl samples mask and crop at every
-// frame pixel's crop point and blends) bound to a frame texture, a result texture and the network's
-// output tensor; and their CPU reference, which is also the client's composite without a GPU (the
-// edge path).
+// Paste-back of the network's edit into the frame: two kernels (kernels/wgsl/face_mask.wgsl draws
+// each face's blend mask in crop pixels, kernels/wgsl/composite.wgsl samples the mask and the edit,
+// output crop − input crop, at every frame pixel's crop point and adds it under the mask) bound to a
+// frame texture, a result texture and the network's input and output tensors; and their CPU
+// reference, which is also the client's composite without a GPU (the edge path).
+//
+// Why the edit and not the output: the crop is small (128² for a whole head), so pasting the output
+// would blur every face larger than that; adding output − input puts back only what the network
+// changed, at crop resolution, over the frame's own detail (and an unchanged crop changes nothing).
 //
 // Geometry as in image.ts: pixel (i, j)'s centre is (j + 0.5, i + 0.5). Per face, `inverse` maps a
 // frame point to its crop point (the inverse of the crop warp) and `outline` is the face region's
@@ -35,6 +39,12 @@ export interface CompositeOptions {
   normalization?: Normalization;
 }
 
+/** The network's input and output crops, both [n, s, s, 3] (normalised), on the GPU. */
+export interface CropBindings {
+  input: TensorBinding;
+  output: TensorBinding;
+}
+
 /** A pixel rectangle of the frame: the only pixels the kernel may write. */
 export interface Box {
   x: number;
@@ -51,6 +61,8 @@ export const CompositeParams = uniformStruct("CompositeParams", {
   size: "u32",
   cropStride: "u32",
   cropOffset: "u32",
+  inputStride: "u32",
+  inputOffset: "u32",
   boxX: "u32",
   boxY: "u32",
   boxW: "u32",
@@ -109,13 +121,14 @@ export class Compositor {
 
   /**
    * Binds a frame texture (TEXTURE_BINDING | COPY_SRC, rgba8unorm), a result texture of the same
-   * size (STORAGE_BINDING | COPY_DST, rgba8unorm) and the crops tensor [n, s, s, 3] for up to
+   * size (STORAGE_BINDING | COPY_DST, rgba8unorm) and the network's input and output tensors
+   * (each [n, s, s, 3]) for up to
    * `maxFaces` faces with outlines of up to `maxPoints` points.
    */
   bind(
     frame: GPUTexture,
     result: GPUTexture,
-    crops: TensorBinding,
+    crops: CropBindings,
     limits: { maxFaces?: number; maxPoints?: number } = {},
   ): CompositeStage {
     return new CompositeStage(this, frame, result, crops, limits);
@@ -139,13 +152,18 @@ export class CompositeStage {
     private readonly compositor: Compositor,
     readonly frame: GPUTexture,
     readonly result: GPUTexture,
-    readonly crops: TensorBinding,
+    readonly crops: CropBindings,
     limits: { maxFaces?: number; maxPoints?: number },
   ) {
     const device = this.device = compositor.device;
-    const [n, h, w, c] = crops.tensor.shape;
+    const [n, h, w, c] = crops.output.tensor.shape;
     if (h !== w || c !== 3) {
-      throw new Error(`crops must be [n, s, s, 3], got [${crops.tensor.shape}]`);
+      throw new Error(`crops must be [n, s, s, 3], got [${crops.output.tensor.shape}]`);
+    }
+    if (String(crops.input.tensor.shape) !== String(crops.output.tensor.shape)) {
+      throw new Error(
+        `input crops [${crops.input.tensor.shape}] differ from output crops [${crops.output.tensor.shape}]`,
+      );
     }
     if (frame.width !== result.width || frame.height !== result.height) {
       throw new Error(
@@ -180,11 +198,12 @@ export class CompositeStage {
       layout: compositor.pastePipeline.getBindGroupLayout(0),
       entries: [
         { binding: 0, resource: frame.createView() },
-        { binding: 1, resource: { buffer: crops.buffer } },
+        { binding: 1, resource: { buffer: crops.output.buffer } },
         { binding: 2, resource: { buffer: this.#faces } },
         { binding: 3, resource: { buffer: this.#masks } },
         { binding: 4, resource: result.createView() },
         { binding: 5, resource: { buffer: this.#params } },
+        { binding: 6, resource: { buffer: crops.input.buffer } },
       ],
     });
   }
@@ -196,7 +215,7 @@ export class CompositeStage {
 
   /** Face i pastes crop i; takes effect from the next submit (queue.writeBuffer). */
   setFaces(faces: readonly CompositeFace[], options: CompositeOptions): void {
-    const size = this.crops.tensor.shape[1];
+    const size = this.crops.output.tensor.shape[1];
     if (faces.length > this.maxFaces) {
       throw new Error(`${faces.length} faces, the stage takes at most ${this.maxFaces}`);
     }
@@ -226,8 +245,10 @@ export class CompositeStage {
     const params = CompositeParams.pack({
       faces: faces.length,
       size,
-      cropStride: this.crops.tensor.layout.pixelStride / 4,
-      cropOffset: this.crops.tensor.layout.channelOffset / 4,
+      cropStride: this.crops.output.tensor.layout.pixelStride / 4,
+      cropOffset: this.crops.output.tensor.layout.channelOffset / 4,
+      inputStride: this.crops.input.tensor.layout.pixelStride / 4,
+      inputOffset: this.crops.input.tensor.layout.channelOffset / 4,
       boxX: this.#box.x,
       boxY: this.#box.y,
       boxW: this.#box.width,
@@ -254,7 +275,7 @@ export class CompositeStage {
     );
     const threads = this.#box.width * this.#box.height;
     if (this.#count === 0 || threads === 0) return;
-    const size = this.crops.tensor.shape[1];
+    const size = this.crops.output.tensor.shape[1];
     const pass = encoder.beginComputePass({ label: "composite" });
     pass.setPipeline(this.compositor.maskPipeline);
     pass.setBindGroup(0, this.#maskGroup);
@@ -313,31 +334,36 @@ export function faceMaskReference(
 }
 
 /**
- * The composite on the CPU: RGBA8 `frame` (width × height) with crop i of `crops` ([n, s, s, 3],
- * normalised) pasted for face i: at each pixel's crop point the face mask and the crop (texels
- * de-normalised and clamped to [0, 1]) are sampled bilinearly and the crop blended over the frame
- * by the mask. Returns a new RGBA8 array; pixels where every mask is 0 are copied unchanged.
+ * The composite on the CPU: RGBA8 `frame` (width × height) with face i's edit pasted: at each
+ * pixel's crop point the face mask and crops i of `inputs` and `outputs` ([n, s, s, 3], normalised;
+ * texels de-normalised and clamped to [0, 1]) are sampled bilinearly, and mask × (output − input) is
+ * added to the frame. Returns a new RGBA8 array; pixels where every mask is 0 are copied unchanged.
  * Rounds as the GPU's unorm store does.
  */
 export function compositeReference(
   frame: { width: number; height: number; data: Uint8Array | Uint8ClampedArray },
-  crops: HostTensor,
+  inputs: HostTensor,
+  outputs: HostTensor,
   faces: readonly CompositeFace[],
   options: CompositeOptions,
 ): Uint8Array {
   const { width, height } = frame;
-  const [n, size] = crops.shape;
+  const [n, size] = outputs.shape;
   if (faces.length > n) throw new Error(`${faces.length} faces but ${n} crops`);
+  if (String(inputs.shape) !== String(outputs.shape)) {
+    throw new Error(`input crops [${inputs.shape}] differ from output crops [${outputs.shape}]`);
+  }
   const out = new Uint8Array(frame.data);
   const { mean, std } = options.normalization ?? SIGNED_UNIT;
   const box = compositeBox(faces, width, height);
   const masks = faces.map((f) => faceMaskReference(f.outline, size, options.feather));
   const clampTexel = (v: number) => Math.min(size - 1, Math.max(0, v));
   // A texel as a colour, clamped to [0, 1] before interpolation (as the kernel does).
+  const colour = (t: HostTensor, at: number, c: number) =>
+    Math.min(1, Math.max(0, t.data[at] * std[c] + mean[c]));
   const tap = (i: number, x: number, y: number, c: number) => {
-    const v = crops.data[((i * size + clampTexel(y)) * size + clampTexel(x)) * 3 + c] * std[c] +
-      mean[c];
-    return Math.min(1, Math.max(0, v));
+    const at = ((i * size + clampTexel(y)) * size + clampTexel(x)) * 3 + c;
+    return colour(outputs, at, c) - colour(inputs, at, c);
   };
   const maskTap = (i: number, x: number, y: number) =>
     masks[i][clampTexel(y) * size + clampTexel(x)];
@@ -360,8 +386,8 @@ export function compositeReference(
         if (m <= 0) continue;
         if (!touched) { for (let c = 0; c < 3; c++) rgb[c] = frame.data[at + c] / 255; }
         for (let c = 0; c < 3; c++) {
-          const styled = lerp2((x, y) => tap(i, x, y, c));
-          rgb[c] = rgb[c] * (1 - m) + styled * m;
+          const edit = lerp2((x, y) => tap(i, x, y, c));
+          rgb[c] = Math.min(1, Math.max(0, rgb[c] + m * edit));
         }
         touched = true;
       }

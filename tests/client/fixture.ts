@@ -145,7 +145,7 @@ export interface SnapshotFace {
 
 /**
  * What the tint effect must produce for a frame: each face's crop cut from `before` (the GPU crop's
- * reference sampler), tinted, and composited back (the composite's reference).
+ * reference sampler), tinted, and its edit composited back (the composite's reference).
  */
 export function expectedTint(
   before: RgbaImage,
@@ -154,6 +154,7 @@ export function expectedTint(
 ): Uint8Array {
   const size = manifest.inputSize;
   const norm = manifest.normalization;
+  const inputs = hostTensor([faces.length, size, size, 3]);
   const crops = hostTensor([faces.length, size, size, 3]);
   faces.forEach((f, n) => {
     const t = rgbaToTensorReference(
@@ -164,11 +165,13 @@ export function expectedTint(
       { normalization: norm },
     );
     for (let i = 0; i < t.data.length; i++) {
+      inputs.data[n * size * size * 3 + i] = t.data[i];
       crops.data[n * size * size * 3 + i] = t.data[i] + TINT[i % 3];
     }
   });
   return compositeReference(
     before,
+    inputs,
     crops,
     faces.map((f) => ({
       warp: f.warp as unknown as [number, number, number, number, number, number],
