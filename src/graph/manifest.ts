@@ -85,7 +85,19 @@ export const EffectManifestSchema = z.strictObject({
   }),
   provenance: z.strictObject({ teacher: text(500), note: z.string().max(2000).optional() }),
   /** Student vs teacher on held-out crops, if measured. */
-  quality: z.strictObject({ psnr: z.number().min(0), ssim: z.number().min(-1).max(1) }).optional(),
+  quality: z.strictObject({
+    psnr: z.number().min(0),
+    ssim: z.number().min(-1).max(1),
+    /** Landmarker before vs after the effect on held-out photos, in inter-ocular distances. */
+    landmarkDrift: z.strictObject({
+      mean: z.number().min(0),
+      worst: z.number().min(0),
+      /** The landmarker's own jitter on the same faces under ±1 level of noise. */
+      floor: z.number().min(0),
+      faces: z.int().min(0),
+      lost: z.int().min(0),
+    }).optional(),
+  }).optional(),
 });
 
 export type EffectManifest = z.infer<typeof EffectManifestSchema>;
