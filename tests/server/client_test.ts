@@ -31,6 +31,14 @@ Deno.test("GET / is the demo page: catalog options, its script and stylesheet, a
   const csp = res.headers.get("content-security-policy")!;
   assert.match(csp, /script-src 'self' 'wasm-unsafe-eval'/);
   assert.doesNotMatch(csp, /unsafe-inline|'unsafe-eval'/);
+  // The page may talk to us and to the public model's host, nowhere else: MediaPipe's usage logs
+  // (a POST every 60 s to the host its bundle names) are refused by the browser.
+  const connect = /connect-src ([^;]*)/.exec(csp)![1].split(" ");
+  assert.deepEqual(connect, ["'self'", "https://storage.googleapis.com"]);
+  const bundle = await Deno.readTextFile("node_modules/@mediapipe/tasks-vision/vision_bundle.mjs");
+  const logHost = /"(https:\/\/[^/"]+)\/v1\/log"/.exec(bundle)?.[1];
+  assert.ok(logHost, "MediaPipe's bundle no longer names its log endpoint: recheck the policy");
+  assert.ok(!connect.includes(logHost), `${logHost} is allowed`);
   assert.match(await (await app.request("/status")).text(), /Face effects edge server/);
 });
 
