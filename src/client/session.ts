@@ -36,6 +36,11 @@ export interface SessionOptions {
   maxFaces?: number;
   /** Time budget of one frame's inference on the GPU, ms (default 33: 30 fps). */
   frameBudgetMs?: number;
+  /**
+   * "auto" may take a software (fallback) adapter too, when its warm-up fits the budget (default
+   * false: a software adapter shares the CPU with the page, so the edge is usually the better bet).
+   */
+  acceptSoftwareAdapter?: boolean;
   /** Before/after split: the fraction of the width, from the left, that shows the camera. */
   split?: number;
   /** Override where the face model and the MediaPipe wasm come from. */
@@ -156,6 +161,7 @@ export class EffectSession extends EventTarget {
       backend: "auto",
       maxFaces: 4,
       frameBudgetMs: 1000 / 30,
+      acceptSoftwareAdapter: false,
       split: 0,
       gpuRetryMs: 2000,
       present: "auto",
@@ -168,6 +174,9 @@ export class EffectSession extends EventTarget {
     }
     const n = this.options.maxFaces;
     if (!Number.isInteger(n) || n < 1 || n > 4) throw new RangeError(`maxFaces ${n} is not 1..4`);
+    if (!(this.options.frameBudgetMs > 0)) {
+      throw new RangeError(`frameBudgetMs ${this.options.frameBudgetMs} is not positive`);
+    }
     this.server = new URL(this.options.server);
     this.#retryMs = this.options.gpuRetryMs;
     const canvas = (kind: string) => {
@@ -331,6 +340,16 @@ export class EffectSession extends EventTarget {
   }
 
   /** The next processed frame's pixels (camera and result) and faces. */
+  /**
+   * A new frame budget, ms (e.g. the app now targets 60 fps): in "auto", WebGPU that overruns it
+   * for 45 frames in a row hands over to the edge.
+   */
+  setFrameBudget(ms: number): void {
+    if (!(ms > 0)) throw new RangeError(`frame budget ${ms} ms is not positive`);
+    this.options.frameBudgetMs = ms;
+    this.#overruns = 0;
+  }
+
   snapshot(): Promise<Snapshot> {
     const p = new Promise<Snapshot>((resolve) => this.#snapshots.push(resolve));
     if (this.#source && isStill(this.#source) && this.#running) this.#redrawStill();
@@ -396,7 +415,7 @@ export class EffectSession extends EventTarget {
     const forced = this.options.backend === "webgpu";
     const gpu = await acquireGpu().catch((e: Error) => e);
     if (gpu instanceof Error) return { reason: `no WebGPU: ${gpu.message}` };
-    if (gpu.info.isFallbackAdapter && !forced) {
+    if (gpu.info.isFallbackAdapter && !forced && !this.options.acceptSoftwareAdapter) {
       gpu.device.destroy();
       const name = gpu.info.description || `${gpu.info.vendor} ${gpu.info.architecture}`.trim();
       return { reason: `WebGPU adapter "${name}" is a software fallback` };

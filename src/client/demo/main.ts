@@ -149,6 +149,9 @@ async function run(source: SourceOption): Promise<void> {
     backend: backendPicker.value as BackendChoice,
     split: Number(split.value) / 100,
     maxFaces: Number(params.get("faces") ?? 4),
+    // ?budget=ms and ?software=1: the frame budget, and letting "auto" use a software adapter.
+    frameBudgetMs: params.has("budget") ? Number(params.get("budget")) : undefined,
+    acceptSoftwareAdapter: params.get("software") === "1",
   });
   state.session = session;
   session.on("backend", ({ backend, reason }) => {
