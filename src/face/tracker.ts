@@ -103,10 +103,58 @@ export class FaceTracker {
     }
   }
 
-  /** IMAGE mode: landmarks of every face (up to maxFaces) in one still image. */
-  detect(image: TrackerImage): TrackResult {
+  /**
+   * IMAGE mode: landmarks of every face (up to maxFaces) in one still image. MediaPipe's detector
+   * looks at the image shrunk to 128 px, so a face under about a sixth of the picture (a person
+   * standing in a room) goes unseen; unless `tiles` is false, while faces may still be missing,
+   * overlapping tiles of half and a third of the shorter side are searched too, at full resolution.
+   */
+  detect(image: TrackerImage, options: { tiles?: boolean } = {}): TrackResult {
     if (this.mode !== "IMAGE") throw new Error("detect() needs a tracker made with mode IMAGE");
-    return toPixels(this.landmarker.detect(image), sourceSize(image));
+    const size = sourceSize(image);
+    const result = toPixels(this.landmarker.detect(image), size);
+    if (options.tiles === false || result.faces.length >= this.maxFaces) return result;
+    const canvas = new OffscreenCanvas(1, 1);
+    const context = canvas.getContext("2d", { willReadFrequently: true })!;
+    for (const fraction of [1 / 2, 1 / 3]) {
+      for (const tile of tiles(size.width, size.height, fraction)) {
+        canvas.width = canvas.height = tile.side;
+        if (image instanceof ImageData) {
+          context.putImageData(image, -tile.x, -tile.y, tile.x, tile.y, tile.side, tile.side);
+        } else {
+          context.drawImage(
+            image as CanvasImageSource,
+            tile.x,
+            tile.y,
+            tile.side,
+            tile.side,
+            0,
+            0,
+            tile.side,
+            tile.side,
+          );
+        }
+        const found = toPixels(this.landmarker.detect(canvas), {
+          width: tile.side,
+          height: tile.side,
+        });
+        for (const face of found.faces) {
+          // A face cut by the tile's edge is left to a tile (or the whole image) that holds it.
+          const box = bounds(face.landmarks);
+          const margin = 0.02 * tile.side;
+          if (box.x0 < margin || box.y0 < margin) continue;
+          if (box.x1 > tile.side - margin || box.y1 > tile.side - margin) continue;
+          for (let i = 0; i < face.landmarks.length; i += 3) {
+            face.landmarks[i] += tile.x;
+            face.landmarks[i + 1] += tile.y;
+          }
+          if (result.faces.some((known) => sameFace(known.landmarks, face.landmarks))) continue;
+          result.faces.push(face);
+          if (result.faces.length >= this.maxFaces) return result;
+        }
+      }
+    }
+    return result;
   }
 
   /**
@@ -125,6 +173,39 @@ export class FaceTracker {
   close(): void {
     this.landmarker.close();
   }
+}
+
+/** Square tiles of `fraction` of the shorter side, overlapping by half, covering the image. */
+function tiles(width: number, height: number, fraction: number) {
+  const side = Math.round(Math.min(width, height) * fraction);
+  if (side < 64) return []; // nothing a face detector could use
+  const starts = (length: number) => {
+    const n = Math.max(1, Math.ceil((length - side) / (side / 2)) + 1);
+    return Array.from(
+      { length: n },
+      (_, i) => Math.round((i * (length - side)) / Math.max(1, n - 1)),
+    );
+  };
+  return starts(height).flatMap((y) => starts(width).map((x) => ({ x, y, side })));
+}
+
+function bounds(lm: Float32Array) {
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (let i = 0; i < lm.length; i += 3) {
+    x0 = Math.min(x0, lm[i]), x1 = Math.max(x1, lm[i]);
+    y0 = Math.min(y0, lm[i + 1]), y1 = Math.max(y1, lm[i + 1]);
+  }
+  return { x0, y0, x1, y1 };
+}
+
+/** Two landmark sets are one face when either's centre lies inside the other's box. */
+function sameFace(a: Float32Array, b: Float32Array): boolean {
+  const inside = (p: Float32Array, q: Float32Array) => {
+    const box = bounds(q), c = bounds(p);
+    const cx = (c.x0 + c.x1) / 2, cy = (c.y0 + c.y1) / 2;
+    return cx >= box.x0 && cx <= box.x1 && cy >= box.y0 && cy <= box.y1;
+  };
+  return inside(a, b) || inside(b, a);
 }
 
 function trimSlash(url: string): string {

@@ -48,4 +48,32 @@ async function detectVideo(url: string, timestamps: number[]) {
   return { counts, wrongMode };
 }
 
-Object.assign(globalThis, { detectImages, detectVideo });
+/**
+ * A small face in a large picture: `url` shrunk by `scale` at (x, y) on a 1280×960 grey canvas,
+ * detected in one pass and with tiles.
+ */
+async function detectSmall(url: string, scale: number, x: number, y: number) {
+  const tracker = await FaceTracker.create({
+    mode: "IMAGE",
+    maxFaces: 4,
+    fallbackToPublicModel: false,
+  });
+  const image = await bitmap(url);
+  const canvas = new OffscreenCanvas(1280, 960);
+  const context = canvas.getContext("2d")!;
+  context.fillStyle = "#8a8f94";
+  context.fillRect(0, 0, 1280, 960);
+  context.imageSmoothingQuality = "high";
+  context.drawImage(image, x, y, image.width * scale, image.height * scale);
+  const scene = await createImageBitmap(canvas);
+  const flat = (r: { faces: { landmarks: Float32Array }[] }) =>
+    r.faces.map((f) => Array.from(f.landmarks));
+  const result = {
+    onePass: flat(tracker.detect(scene, { tiles: false })),
+    tiled: flat(tracker.detect(scene)),
+  };
+  tracker.close();
+  return result;
+}
+
+Object.assign(globalThis, { detectImages, detectVideo, detectSmall });

@@ -1,6 +1,7 @@
 // The tracker in headless Chromium: exactly one face in each frontal portrait, all landmarks
 // inside the image, VIDEO mode tracks a still frame, and IMAGE-mode results agree with the
-// landmarks recorded for the tests (tests/fixtures/face1_landmarks.json).
+// landmarks recorded for the tests (tests/fixtures/face1_landmarks.json); a face too small for one
+// pass over the picture is found by the tiled search, where the recorded landmarks say.
 
 import assert from "node:assert/strict";
 import { resolve } from "node:path";
@@ -72,6 +73,41 @@ Deno.test(
         // odml.pa.googleapis.com (unreachable here): neither is a failure of ours.
         const ignored = /^INFO:|odml\.pa\.googleapis\.com/;
         assert.deepEqual(page.errors.filter((e) => !ignored.test(e)), []);
+      }, { mounts, timeoutMs: 60_000 });
+    },
+  }),
+);
+
+Deno.test(
+  needs([requireChromium(), requireShared("models/face_landmarker.task", "data/faces/face1.jpg")], {
+    name: "a face too small for one pass is found by the tiled search, landmarks in place",
+    async fn() {
+      const mounts = {
+        "/models/": `${sharedDir}/models`,
+        "/mediapipe/wasm/": resolve(repoRoot, "node_modules/@mediapipe/tasks-vision/wasm"),
+        "/data/": `${sharedDir}/data`,
+      };
+      // face1 (IOD ≈ 125 px) at a fifth of its size: a person across a room.
+      const scale = 0.2, at = [820, 530];
+      await withBrowser(async (browser) => {
+        const page = await browser.open(new URL("./tracker_entry.ts", import.meta.url));
+        const r = await page.call<{ onePass: number[][]; tiled: number[][] }>(
+          "detectSmall",
+          "/data/faces/face1.jpg",
+          scale,
+          ...at,
+        );
+        assert.equal(r.onePass.length, 0, "one pass already finds it: make the face smaller");
+        assert.equal(r.tiled.length, 1, `${r.tiled.length} faces with tiles`);
+        const ref = face1Landmarks(), got = r.tiled[0];
+        let sum = 0;
+        for (let i = 0; i < LANDMARK_COUNT; i++) {
+          const x = ref[3 * i] * scale + at[0], y = ref[3 * i + 1] * scale + at[1];
+          sum += Math.hypot(got[3 * i] - x, got[3 * i + 1] - y);
+        }
+        // Within a tenth of the small face's inter-ocular distance (≈ 25 px), on average.
+        const mean = sum / LANDMARK_COUNT;
+        assert.ok(mean < 2.5, `mean landmark error ${mean.toFixed(2)} px`);
       }, { mounts, timeoutMs: 60_000 });
     },
   }),
