@@ -639,6 +639,7 @@ const HELP = `deno task distill --effect ID (--teacher NAME | --pairs DIR) [opti
   --batch B          batch size (default 4)   --lr X  learning rate (default 0.002)
   --augment K        augmented variants per training crop, teacher mode (default 8)
   --resume           continue out/distill/<ID>/checkpoint.safetensors with its own settings
+  --no-drift         skip the landmark drift measurement (teacher mode; needs Chromium)
   --out DIR          where the effect goes (default weights/)
   --crops DIR        prepared crops (default out/data/crops; \`deno task prepare\` runs if missing)
   --search           latency-aware architecture search instead (see src/distill/search.ts)`;
@@ -665,6 +666,7 @@ async function cli(): Promise<void> {
       lr: { type: "string" },
       augment: { type: "string" },
       resume: { type: "boolean", default: false },
+      "no-drift": { type: "boolean", default: false },
       out: { type: "string" },
       crops: { type: "string" },
       help: { type: "boolean", default: false },
@@ -676,7 +678,7 @@ async function cli(): Promise<void> {
     Deno.exit(values.help ? 0 : 2);
   }
   try {
-    await distill({
+    const result = await distill({
       effect: values.effect,
       teacher: values.teacher,
       pairs: values.pairs,
@@ -692,6 +694,26 @@ async function cli(): Promise<void> {
       out: values.out,
       crops: values.crops,
     });
+    // In teacher mode the held-out photos are known: measure the landmark drift on them and record
+    // it in the manifest (your own pairs come without photos; `deno task drift` works on any effect).
+    if (values.teacher && !values["no-drift"]) {
+      const { driftPhotos, measureDrift, recordDrift } = await import("./drift.ts");
+      const out = values.out ?? "weights";
+      const report = await measureDrift({
+        effect: values.effect,
+        photos: await driftPhotos("val", values.crops),
+        weightsDir: out,
+        workDir: join("out", "distill", values.effect, "drift-val"),
+      });
+      await recordDrift(out, report);
+      const pct = (v: number) => `${(100 * v).toFixed(2)} %`;
+      console.log(
+        `landmark drift on ${report.faces.length} held-out faces: mean ${pct(report.mean)} of ` +
+          `the inter-ocular distance, worst ${pct(report.worst)} (landmarker noise floor ` +
+          `${pct(report.floor)})${report.lost ? `, ${report.lost} face(s) lost` : ""}` +
+          ` → ${result.manifestPath}`,
+      );
+    }
   } catch (e) {
     console.error(`distill: ${e instanceof Error ? e.message : e}`);
     Deno.exit(1);
