@@ -30,12 +30,18 @@ export interface CartoonOptions {
   saturation?: number;
   /** Ink darkness 0..1. */
   ink?: number;
+  /** Share of the photo's own lightness kept inside the tone bands, 0..1. */
+  keep?: number;
 }
 
 export function cartoon(crop: RgbaImage, _landmarks: Landmarks, o: CartoonOptions = {}): RgbaImage {
   const { width: w, height: h } = crop;
-  const passes = o.passes ?? 3, bands = o.bands ?? 7, sharp = o.bandSharpness ?? 0.55;
-  const sat = o.saturation ?? 1.2, inkStrength = o.ink ?? 0.9;
+  // One bilateral pass and 40 % of the photo's shading kept: on the 41 prepared crops the face
+  // landmarker moves by 3.0 % of the inter-ocular distance between a crop and this look of it,
+  // against 4.8 % with three passes and 20 % (and loses fewer faces): a face that stays readable
+  // stays the same face.
+  const passes = o.passes ?? 1, bands = o.bands ?? 7, sharp = o.bandSharpness ?? 0.55;
+  const sat = o.saturation ?? 1.2, inkStrength = o.ink ?? 0.9, keep = o.keep ?? 0.4;
   // Scale the filters with the crop: tuned at 256 px.
   const k = w / 256;
   let lab = rgbToLab(toRgb(crop));
@@ -60,7 +66,7 @@ export function cartoon(crop: RgbaImage, _landmarks: Landmarks, o: CartoonOption
     const t = (l - base) / step; // 0..1 within the band
     const q = base + step * smoothstep(0.5 - sharp / 2, 0.5 + sharp / 2, t);
     // Keep a little of the original shading inside a band so faces stay readable.
-    out[3 * p] = 0.8 * q + 0.2 * l + 3;
+    out[3 * p] = (1 - keep) * q + keep * l + 3;
     out[3 * p + 1] = lab.data[3 * p + 1] * sat;
     out[3 * p + 2] = lab.data[3 * p + 2] * sat;
   }
