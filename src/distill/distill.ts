@@ -710,7 +710,8 @@ async function cli(): Promise<void> {
       console.log(
         `landmark drift on ${report.faces.length} held-out faces: mean ${pct(report.mean)} of ` +
           `the inter-ocular distance, worst ${pct(report.worst)} (landmarker noise floor ` +
-          `${pct(report.floor)})${report.lost ? `, ${report.lost} face(s) lost` : ""}` +
+          `${pct(report.floor)}); ${report.large.faces} large face(s): ${pct(report.large.mean)}` +
+          `${report.lost ? `; ${report.lost} face(s) lost` : ""}` +
           ` → ${result.manifestPath}`,
       );
     }

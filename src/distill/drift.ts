@@ -3,9 +3,11 @@
 // units of its inter-ocular distance. A style effect should move paint, not the face: the issue
 // bounds this at 2 % of the inter-ocular distance for non-geometric effects.
 //
-// The landmarker is not exact either: on a face a few dozen pixels wide, an invisible change (±1
-// level of noise) already moves its landmarks by a few % of the IOD. That noise floor is measured
-// beside the drift on every face, so the two can be told apart.
+// The landmarker is not exact either. An invisible change (±1 level of noise) moves its landmarks a
+// little: that noise floor is measured beside the drift on every face. And on a face a few dozen
+// pixels wide it reads colour as shape: a uniform tint of the face, which moves nothing, drifts its
+// landmarks by several % of the IOD there but by ~1 % on large faces. So the report also gives the
+// drift over the large faces (IOD ≥ LARGE_FACE_IOD px), where the landmarker is a fair judge.
 //
 // `deno task drift --effect ID [--photos val|all]` measures it and records it in the manifest.
 
@@ -17,6 +19,9 @@ import { decodeImage, encodePng } from "../media/codec.ts";
 import { parseManifest } from "../graph/manifest.ts";
 import { rng } from "../graph/random.ts";
 import { DEFAULT_DATA_DIR, DEFAULT_MODEL, DEFAULT_OUT_DIR, extractLandmarks } from "./prepare.ts";
+
+/** Inter-ocular distance (frame px) from which a face counts as large. */
+export const LARGE_FACE_IOD = 60;
 
 /** Eye corners (outer, inner) of each eye in MediaPipe's mesh: their midpoints are the eye centres. */
 const RIGHT_EYE = [33, 133], LEFT_EYE = [362, 263];
@@ -43,6 +48,8 @@ export interface DriftReport {
   worst: number;
   /** Mean of the per-face noise floors over the same faces. */
   floor: number;
+  /** Mean drift over the large faces found on both sides, and how many there are. */
+  large: { mean: number; faces: number };
 }
 
 export interface DriftOptions {
@@ -179,6 +186,7 @@ export async function measureDrift(o: DriftOptions): Promise<DriftReport> {
   }
   const found = faces.filter((f) => f.mean !== null);
   const avg = (v: number[]) => v.reduce((s, x) => s + x, 0) / Math.max(1, v.length);
+  const large = found.filter((f) => f.iod >= LARGE_FACE_IOD);
   return {
     effect: o.effect,
     faces,
@@ -186,6 +194,7 @@ export async function measureDrift(o: DriftOptions): Promise<DriftReport> {
     mean: avg(found.map((f) => f.mean!)),
     worst: Math.max(0, ...found.map((f) => f.mean!)),
     floor: avg(found.map((f) => f.floor ?? 0)),
+    large: { mean: avg(large.map((f) => f.mean!)), faces: large.length },
   };
 }
 
@@ -213,6 +222,8 @@ export async function recordDrift(weightsDir: string, report: DriftReport): Prom
     mean: round(report.mean),
     worst: round(report.worst),
     floor: round(report.floor),
+    large: round(report.large.mean),
+    largeFaces: report.large.faces,
     faces: report.faces.length,
     lost: report.lost,
   };
@@ -256,7 +267,10 @@ if (import.meta.main) {
       `${values.effect}: landmark drift over ${found} face(s) of ${photos.length} photo(s): ` +
         `mean ${(100 * report.mean).toFixed(2)} % IOD, worst face ${
           (100 * report.worst).toFixed(2)
-        } % (landmarker noise floor ${(100 * report.floor).toFixed(2)} %)` +
+        } % (landmarker noise floor ${(100 * report.floor).toFixed(2)} %); ${report.large.faces} ` +
+        `large face(s) (IOD ≥ ${LARGE_FACE_IOD} px): mean ${
+          (100 * report.large.mean).toFixed(2)
+        } %` +
         (report.lost ? `; ${report.lost} face(s) not found after the effect` : ""),
     );
     if (!values["no-record"] && values.photos === "val") {

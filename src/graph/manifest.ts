@@ -94,6 +94,9 @@ export const EffectManifestSchema = z.strictObject({
       worst: z.number().min(0),
       /** The landmarker's own jitter on the same faces under ±1 level of noise. */
       floor: z.number().min(0),
+      /** Mean over the large faces only (see src/distill/drift.ts), and how many there were. */
+      large: z.number().min(0),
+      largeFaces: z.int().min(0),
       faces: z.int().min(0),
       lost: z.int().min(0),
     }).optional(),

@@ -71,6 +71,7 @@ Deno.test(
       });
       assert.equal(report.faces.length, 2);
       assert.equal(report.lost, 0);
+      assert.deepEqual(report.large, { mean: 0, faces: 2 });
       for (const f of report.faces) {
         assert.ok(f.iod > 60, `${f.photo}: IOD ${f.iod}`);
         assert.equal(f.mean, 0, `${f.photo}: an unchanged face moved by ${f.mean} IOD`);
