@@ -116,43 +116,64 @@ export class FaceTracker {
     if (options.tiles === false || result.faces.length >= this.maxFaces) return result;
     const canvas = new OffscreenCanvas(1, 1);
     const context = canvas.getContext("2d", { willReadFrequently: true })!;
+    /** The faces wholly inside one square of the image, in image pixels. */
+    const detectIn = (tile: Tile): TrackedFace[] => {
+      canvas.width = canvas.height = tile.side;
+      if (image instanceof ImageData) {
+        context.putImageData(image, -tile.x, -tile.y, tile.x, tile.y, tile.side, tile.side);
+      } else {
+        context.drawImage(
+          image as CanvasImageSource,
+          tile.x,
+          tile.y,
+          tile.side,
+          tile.side,
+          0,
+          0,
+          tile.side,
+          tile.side,
+        );
+      }
+      const found = toPixels(this.landmarker.detect(canvas), {
+        width: tile.side,
+        height: tile.side,
+      });
+      return found.faces.filter((face) => {
+        // A face cut by the tile's edge is left to a tile (or the whole image) that holds it.
+        const box = bounds(face.landmarks);
+        const margin = 0.02 * tile.side;
+        if (box.x0 < margin || box.y0 < margin) return false;
+        if (box.x1 > tile.side - margin || box.y1 > tile.side - margin) return false;
+        for (let i = 0; i < face.landmarks.length; i += 3) {
+          face.landmarks[i] += tile.x;
+          face.landmarks[i + 1] += tile.y;
+        }
+        return true;
+      });
+    };
+    // Every sighting in a tile, grouped by face. The tiles overlap by half at two scales, so a real
+    // face is usually seen in several; a pattern that fools the detector once (a shirt's folds)
+    // rarely is, and one seen once must be seen again in a tile centred on it.
+    const sightings: TrackedFace[][] = [];
     for (const fraction of [1 / 2, 1 / 3]) {
       for (const tile of tiles(size.width, size.height, fraction)) {
-        canvas.width = canvas.height = tile.side;
-        if (image instanceof ImageData) {
-          context.putImageData(image, -tile.x, -tile.y, tile.x, tile.y, tile.side, tile.side);
-        } else {
-          context.drawImage(
-            image as CanvasImageSource,
-            tile.x,
-            tile.y,
-            tile.side,
-            tile.side,
-            0,
-            0,
-            tile.side,
-            tile.side,
-          );
-        }
-        const found = toPixels(this.landmarker.detect(canvas), {
-          width: tile.side,
-          height: tile.side,
-        });
-        for (const face of found.faces) {
-          // A face cut by the tile's edge is left to a tile (or the whole image) that holds it.
-          const box = bounds(face.landmarks);
-          const margin = 0.02 * tile.side;
-          if (box.x0 < margin || box.y0 < margin) continue;
-          if (box.x1 > tile.side - margin || box.y1 > tile.side - margin) continue;
-          for (let i = 0; i < face.landmarks.length; i += 3) {
-            face.landmarks[i] += tile.x;
-            face.landmarks[i + 1] += tile.y;
-          }
+        for (const face of detectIn(tile)) {
           if (result.faces.some((known) => sameFace(known.landmarks, face.landmarks))) continue;
-          result.faces.push(face);
-          if (result.faces.length >= this.maxFaces) return result;
+          const group = sightings.find((g) => sameFace(g[0].landmarks, face.landmarks));
+          if (group) group.push(face);
+          else sightings.push([face]);
         }
       }
+    }
+    for (const group of sightings.filter((g) => g.length === 1)) {
+      const centred = tileAround(bounds(group[0].landmarks), size.width, size.height);
+      const again = detectIn(centred).find((f) => sameFace(f.landmarks, group[0].landmarks));
+      if (again) group.push(again);
+    }
+    const confirmed = sightings.filter((g) => g.length >= MIN_SIGHTINGS);
+    confirmed.sort((a, b) => b.length - a.length);
+    for (const group of confirmed.slice(0, this.maxFaces - result.faces.length)) {
+      result.faces.push(group[0]);
     }
     return result;
   }
@@ -175,8 +196,34 @@ export class FaceTracker {
   }
 }
 
+/** Tiles a face must be seen in before the tiled search believes it. */
+const MIN_SIGHTINGS = 2;
+
+interface Tile {
+  x: number;
+  y: number;
+  side: number;
+}
+
+/** A square three times the size of a face's box, centred on it, inside the image. */
+function tileAround(
+  box: { x0: number; y0: number; x1: number; y1: number },
+  width: number,
+  height: number,
+): Tile {
+  const side = Math.round(
+    Math.min(width, height, Math.max(64, 3 * Math.max(box.x1 - box.x0, box.y1 - box.y0))),
+  );
+  const clampTo = (v: number, length: number) => Math.max(0, Math.min(length - side, v));
+  return {
+    x: Math.round(clampTo((box.x0 + box.x1) / 2 - side / 2, width)),
+    y: Math.round(clampTo((box.y0 + box.y1) / 2 - side / 2, height)),
+    side,
+  };
+}
+
 /** Square tiles of `fraction` of the shorter side, overlapping by half, covering the image. */
-function tiles(width: number, height: number, fraction: number) {
+function tiles(width: number, height: number, fraction: number): Tile[] {
   const side = Math.round(Math.min(width, height) * fraction);
   if (side < 64) return []; // nothing a face detector could use
   const starts = (length: number) => {
@@ -189,7 +236,7 @@ function tiles(width: number, height: number, fraction: number) {
   return starts(height).flatMap((y) => starts(width).map((x) => ({ x, y, side })));
 }
 
-function bounds(lm: Float32Array) {
+function bounds(lm: ArrayLike<number>) {
   let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
   for (let i = 0; i < lm.length; i += 3) {
     x0 = Math.min(x0, lm[i]), x1 = Math.max(x1, lm[i]);
@@ -199,8 +246,8 @@ function bounds(lm: Float32Array) {
 }
 
 /** Two landmark sets are one face when either's centre lies inside the other's box. */
-function sameFace(a: Float32Array, b: Float32Array): boolean {
-  const inside = (p: Float32Array, q: Float32Array) => {
+function sameFace(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  const inside = (p: ArrayLike<number>, q: ArrayLike<number>) => {
     const box = bounds(q), c = bounds(p);
     const cx = (c.x0 + c.x1) / 2, cy = (c.y0 + c.y1) / 2;
     return cx >= box.x0 && cx <= box.x1 && cy >= box.y0 && cy <= box.y1;
@@ -212,7 +259,10 @@ function trimSlash(url: string): string {
   return url.endsWith("/") ? url.slice(0, -1) : url;
 }
 
-function toPixels(result: FaceLandmarkerResult, size: { width: number; height: number }) {
+function toPixels(
+  result: FaceLandmarkerResult,
+  size: { width: number; height: number },
+): TrackResult {
   const { width, height } = size;
   const faces = result.faceLandmarks.map((points) => {
     const landmarks = new Float32Array(points.length * 3);

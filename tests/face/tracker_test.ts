@@ -11,6 +11,7 @@ import { needs, repoRoot, requireChromium, requireShared, sharedDir } from "../s
 import { face1Landmarks } from "../fixtures/faces.ts";
 
 const FACES = ["face1.jpg", "face2.jpg", "portrait.png"];
+const PEOPLE = ["people/four_116292ef.jpg", "people/rock_18e20af8.jpg"];
 
 interface Detected {
   model: string;
@@ -79,7 +80,14 @@ Deno.test(
 );
 
 Deno.test(
-  needs([requireChromium(), requireShared("models/face_landmarker.task", "data/faces/face1.jpg")], {
+  needs([
+    requireChromium(),
+    requireShared(
+      "models/face_landmarker.task",
+      "data/faces/face1.jpg",
+      ...PEOPLE.map((f) => `data/${f}`),
+    ),
+  ], {
     name: "a face too small for one pass is found by the tiled search, landmarks in place",
     async fn() {
       const mounts = {
@@ -108,6 +116,12 @@ Deno.test(
         // Within a tenth of the small face's inter-ocular distance (≈ 25 px), on average.
         const mean = sum / LANDMARK_COUNT;
         assert.ok(mean < 2.5, `mean landmark error ${mean.toFixed(2)} px`);
+        // Full-length photos: the one small face is found, and the tiles invent none (a shirt's
+        // folds fooled a single tile in the second one).
+        const people = await page.call<Detected>("detectImages", PEOPLE.map((f) => `/data/${f}`));
+        for (const img of people.images) {
+          assert.equal(img.faces.length, 1, `${img.url}: ${img.faces.length} faces`);
+        }
       }, { mounts, timeoutMs: 60_000 });
     },
   }),
