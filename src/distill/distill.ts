@@ -678,7 +678,7 @@ async function cli(): Promise<void> {
     Deno.exit(values.help ? 0 : 2);
   }
   try {
-    const result = await distill({
+    await distill({
       effect: values.effect,
       teacher: values.teacher,
       pairs: values.pairs,
@@ -697,23 +697,19 @@ async function cli(): Promise<void> {
     // In teacher mode the held-out photos are known: measure the landmark drift on them and record
     // it in the manifest (your own pairs come without photos; `deno task drift` works on any effect).
     if (values.teacher && !values["no-drift"]) {
-      const { driftPhotos, measureDrift, recordDrift } = await import("./drift.ts");
+      const drift = await import("./drift.ts");
       const out = values.out ?? "weights";
-      const report = await measureDrift({
+      const options = {
         effect: values.effect,
-        photos: await driftPhotos("val", values.crops),
+        photos: await drift.driftPhotos("val", values.crops),
         weightsDir: out,
         workDir: join("out", "distill", values.effect, "drift-val"),
-      });
-      await recordDrift(out, report);
-      const pct = (v: number) => `${(100 * v).toFixed(2)} %`;
-      console.log(
-        `landmark drift on ${report.faces.length} held-out faces: mean ${pct(report.mean)} of ` +
-          `the inter-ocular distance, worst ${pct(report.worst)} (landmarker noise floor ` +
-          `${pct(report.floor)}); ${report.large.faces} large face(s): ${pct(report.large.mean)}` +
-          `${report.lost ? `; ${report.lost} face(s) lost` : ""}` +
-          ` → ${result.manifestPath}`,
-      );
+      };
+      const report = await drift.measureDrift(options);
+      const reference = await drift.measureReferenceDrift({ ...options, log: () => {} });
+      await drift.recordDrift(out, report, reference);
+      console.log(`landmark drift on held-out photos: ${drift.describeDrift(report)}`);
+      console.log(`(a uniform tint, for reference: ${drift.describeDrift(reference)})`);
     }
   } catch (e) {
     console.error(`distill: ${e instanceof Error ? e.message : e}`);

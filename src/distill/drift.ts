@@ -17,6 +17,10 @@ import { existsSync } from "node:fs";
 import { applyEffect } from "../cli/apply.ts";
 import { decodeImage, encodePng } from "../media/codec.ts";
 import { parseManifest } from "../graph/manifest.ts";
+import { sha256Hex } from "../graph/safetensors.ts";
+import { buildStudent, type StudentConfig } from "../graph/student.ts";
+import { decodeStudentWeights, encodeStudentWeights } from "../graph/weights.ts";
+import type { Weights } from "../runtime/executor.ts";
 import { rng } from "../graph/random.ts";
 import { DEFAULT_DATA_DIR, DEFAULT_MODEL, DEFAULT_OUT_DIR, extractLandmarks } from "./prepare.ts";
 
@@ -198,6 +202,60 @@ export async function measureDrift(o: DriftOptions): Promise<DriftReport> {
   };
 }
 
+/**
+ * A student whose output is exactly its input plus `tint` (normalised units) under an open mask:
+ * every weight zero but the head's bias. It edits colour and nothing else, so the drift it shows is
+ * the landmarker's reading of colour as shape: the yardstick for an effect's drift.
+ */
+export function tintWeights(config: StudentConfig, tint: readonly number[]): Uint8Array {
+  const weights: Weights = new Map();
+  for (const { name, shape } of buildStudent(config).paramSpecs()) {
+    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    if (name === "head.conv.bias") {
+      tint.forEach((t, c) => data[c] = Math.atanh(t / config.deltaScale));
+      data[3] = 12; // mask logit: sigmoid(12) = 1 − 6e-6, open
+    }
+    weights.set(name, { shape, data });
+  }
+  return encodeStudentWeights(config, weights, "int8");
+}
+
+/** R up 51 levels, G down 25, B down 38: a strong warm cast, about as far as the zombie's colour. */
+export const REFERENCE_TINT = [0.4, -0.2, -0.3] as const;
+
+/** The same measurement for the tint reference, built with the effect's own student and template. */
+export async function measureReferenceDrift(o: DriftOptions): Promise<DriftReport> {
+  const weightsDir = o.weightsDir ?? "weights";
+  const manifest = parseManifest(
+    JSON.parse(await Deno.readTextFile(join(weightsDir, `${o.effect}.json`))),
+  );
+  const { config } = decodeStudentWeights(
+    await Deno.readFile(join(weightsDir, `${manifest.weights.sha256}.safetensors`)),
+  );
+  const bytes = tintWeights(config, REFERENCE_TINT);
+  const sha256 = await sha256Hex(bytes);
+  const dir = join(o.workDir, "reference-weights");
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeFile(join(dir, `${sha256}.safetensors`), bytes);
+  const reference = {
+    ...manifest,
+    id: "tint-reference",
+    weights: {
+      ...manifest.weights,
+      url: `/weights/${sha256}.safetensors`,
+      sha256,
+      bytes: bytes.length,
+    },
+  };
+  await Deno.writeTextFile(join(dir, "tint-reference.json"), JSON.stringify(reference));
+  return await measureDrift({
+    ...o,
+    effect: "tint-reference",
+    weightsDir: dir,
+    workDir: join(o.workDir, "reference"),
+  });
+}
+
 /** The photos behind the prepared crops: those held out from training (`val`), or all of them. */
 export async function driftPhotos(
   which: "val" | "all",
@@ -212,8 +270,15 @@ export async function driftPhotos(
   return [...new Set(photos)].sort();
 }
 
-/** Writes the drift into the effect's manifest (quality.landmarkDrift); the weights are unchanged. */
-export async function recordDrift(weightsDir: string, report: DriftReport): Promise<void> {
+/**
+ * Writes the drift (and the tint reference's, measured on the same photos) into the effect's
+ * manifest as quality.landmarkDrift; the weights are unchanged.
+ */
+export async function recordDrift(
+  weightsDir: string,
+  report: DriftReport,
+  reference?: DriftReport,
+): Promise<void> {
   const path = join(weightsDir, `${report.effect}.json`);
   const manifest = parseManifest(JSON.parse(await Deno.readTextFile(path)));
   if (!manifest.quality) throw new Error(`${path} has no quality record to add the drift to`);
@@ -226,8 +291,23 @@ export async function recordDrift(weightsDir: string, report: DriftReport): Prom
     largeFaces: report.large.faces,
     faces: report.faces.length,
     lost: report.lost,
+    ...reference && {
+      tintReference: { mean: round(reference.mean), large: round(reference.large.mean) },
+    },
   };
   await Deno.writeTextFile(path, JSON.stringify(manifest, null, 2) + "\n");
+}
+
+/** One line for a report: the mean, the large faces, the noise floor, lost faces. */
+export function describeDrift(report: DriftReport): string {
+  const pct = (v: number) => `${(100 * v).toFixed(2)} %`;
+  const found = report.faces.length - report.lost;
+  return `mean ${pct(report.mean)} of the IOD over ${found} face(s), worst ${pct(report.worst)}; ` +
+    `${report.large.faces} large face(s) (IOD ≥ ${LARGE_FACE_IOD} px): ${
+      pct(report.large.mean)
+    }; ` +
+    `landmarker noise floor ${pct(report.floor)}` +
+    (report.lost ? `; ${report.lost} face(s) not found after the effect` : "");
 }
 
 if (import.meta.main) {
@@ -255,26 +335,19 @@ if (import.meta.main) {
   try {
     // The crops index says which photos were held out (run `deno task prepare` first).
     const photos = await driftPhotos(values.photos as "val" | "all");
-    const report = await measureDrift({
+    const options = {
       effect: values.effect,
       photos,
       dataDir: values.data,
       weightsDir: values.weights,
       workDir: join("out/distill", values.effect, `drift-${values.photos}`),
-    });
-    const found = report.faces.length - report.lost;
-    console.log(
-      `${values.effect}: landmark drift over ${found} face(s) of ${photos.length} photo(s): ` +
-        `mean ${(100 * report.mean).toFixed(2)} % IOD, worst face ${
-          (100 * report.worst).toFixed(2)
-        } % (landmarker noise floor ${(100 * report.floor).toFixed(2)} %); ${report.large.faces} ` +
-        `large face(s) (IOD ≥ ${LARGE_FACE_IOD} px): mean ${
-          (100 * report.large.mean).toFixed(2)
-        } %` +
-        (report.lost ? `; ${report.lost} face(s) not found after the effect` : ""),
-    );
+    };
+    const report = await measureDrift(options);
+    const reference = await measureReferenceDrift({ ...options, log: () => {} });
+    console.log(`${values.effect}: ${describeDrift(report)}`);
+    console.log(`a uniform tint, for reference: ${describeDrift(reference)}`);
     if (!values["no-record"] && values.photos === "val") {
-      await recordDrift(values.weights, report);
+      await recordDrift(values.weights, report, reference);
       console.log(`recorded in ${join(values.weights, `${values.effect}.json`)}`);
     }
   } catch (e) {

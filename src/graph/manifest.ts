@@ -97,6 +97,9 @@ export const EffectManifestSchema = z.strictObject({
       /** Mean over the large faces only (see src/distill/drift.ts), and how many there were. */
       large: z.number().min(0),
       largeFaces: z.int().min(0),
+      /** The same for a uniform tint (colour only) on the same faces: the landmarker's yardstick. */
+      tintReference: z.strictObject({ mean: z.number().min(0), large: z.number().min(0) })
+        .optional(),
       faces: z.int().min(0),
       lost: z.int().min(0),
     }).optional(),

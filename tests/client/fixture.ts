@@ -6,11 +6,8 @@ import { FACE_TEMPLATE } from "../../src/face/template.ts";
 import { DEFAULT_SMOOTHING } from "../../src/face/one_euro.ts";
 import type { EffectManifest } from "../../src/graph/manifest.ts";
 import { sha256Hex } from "../../src/graph/safetensors.ts";
-import { buildStudent } from "../../src/graph/student.ts";
-import { encodeStudentWeights } from "../../src/graph/weights.ts";
 import { decodeImage, type RgbaImage } from "../../src/media/codec.ts";
 import { encodeY4m } from "../../src/media/y4m.ts";
-import type { Weights } from "../../src/runtime/executor.ts";
 import { rgbaToTensorReference, tensorToRgbaReference } from "../../src/runtime/image.ts";
 import {
   compositeReference,
@@ -20,12 +17,11 @@ import {
 import { hostTensor } from "../../src/runtime/tensor.ts";
 import { rng } from "../../src/graph/random.ts";
 import { sharedDir } from "../support/env.ts";
+import { tintWeights } from "../../src/distill/drift.ts";
 import { tempDir, TEST_STUDENT, testManifest } from "../server/fixture.ts";
 
 /** The tint in normalised units ([−1, 1] per channel): R up 51 levels, G down 25.5, B down 38.25. */
 export const TINT: readonly [number, number, number] = [0.4, -0.2, -0.3];
-/** Mask logit: sigmoid(12) = 1 − 6e-6, an open mask. */
-const MASK_LOGIT = 12;
 
 export interface TintEffect {
   dir: string;
@@ -44,16 +40,7 @@ export async function buildTintEffect(
   tint: readonly [number, number, number] = TINT,
 ): Promise<TintEffect> {
   const config = TEST_STUDENT;
-  const weights: Weights = new Map();
-  for (const { name, shape } of buildStudent(config).paramSpecs()) {
-    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-    if (name === "head.conv.bias") {
-      tint.forEach((t, c) => data[c] = Math.atanh(t / config.deltaScale));
-      data[3] = MASK_LOGIT;
-    }
-    weights.set(name, { shape, data });
-  }
-  const bytes = encodeStudentWeights(config, weights, "int8");
+  const bytes = tintWeights(config, tint);
   const sha256 = await sha256Hex(bytes);
   const manifest: EffectManifest = {
     ...testManifest(id, config.inputSize, { sha256, bytes: bytes.length, dtype: "int8" }),
