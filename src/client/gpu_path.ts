@@ -26,7 +26,7 @@ import { buildStudent } from "../graph/student.ts";
 import type { LoadedEffect } from "./effects.ts";
 import type { AlignedFace } from "./faces.ts";
 import type { Frame } from "./frames.ts";
-import present from "./present.wgsl" with { type: "text" };
+import { SplitView } from "./split_view.ts";
 
 export interface GpuTimes {
   /** CPU time to get the frame into its texture. */
@@ -73,8 +73,6 @@ export class GpuRenderer {
   #stages = new Map<number, Stages>();
   #frame?: GPUTexture;
   #result?: GPUTexture;
-  #presentGroup?: GPUBindGroup;
-  #split: GPUBuffer;
   #splitFraction = 0;
   /** "external": copyExternalImageToTexture; "pixels": 2D-canvas readback + writeTexture. */
   #upload: "external" | "pixels" | undefined;
@@ -96,16 +94,10 @@ export class GpuRenderer {
     private readonly pool: BufferPool,
     private readonly images: ImageKernels,
     private readonly compositor: Compositor,
-    private readonly presenter: GPURenderPipeline,
+    private readonly splitView: SplitView,
     private readonly tuning: Tuning | undefined,
     readonly maxFaces: number,
-  ) {
-    this.#split = gpu.device.createBuffer({
-      size: 16,
-      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-      label: "present split",
-    });
-  }
+  ) {}
 
   /**
    * Compiles every pipeline (asynchronously, all at once), builds the batch-1 student and runs it
@@ -138,7 +130,6 @@ export class GpuRenderer {
       context.configure({ device, format, alphaMode: "opaque" });
     }
     const pipelines = new PipelineCache(device);
-    const module = device.createShaderModule({ label: "present", code: present });
     const tuning = options.tuningBase
       ? await loadTuning(gpu.key, options.tuningBase, {
         isFallbackAdapter: gpu.info.isFallbackAdapter,
@@ -147,14 +138,7 @@ export class GpuRenderer {
     const make = [
       () => ImageKernels.create(device, pipelines),
       () => Compositor.create(device, pipelines),
-      () =>
-        device.createRenderPipelineAsync({
-          label: "present",
-          layout: "auto",
-          vertex: { module, entryPoint: "vs" },
-          fragment: { module, entryPoint: "fs", targets: [{ format }] },
-          primitive: { topology: "triangle-list" },
-        }),
+      () => SplitView.create(device, format),
     ] as const;
     if (options.gentle) {
       const { program } = plan(buildStudent(effect.config, 1));
@@ -166,7 +150,7 @@ export class GpuRenderer {
         await new Promise((r) => setTimeout(r, 0));
       }
     }
-    const [images, compositor, presenter] = options.gentle
+    const [images, compositor, splitView] = options.gentle
       ? [await make[0](), await make[1](), await make[2]()]
       : await Promise.all([make[0](), make[1](), make[2]()]);
     const renderer = new GpuRenderer(
@@ -180,7 +164,7 @@ export class GpuRenderer {
       new BufferPool(device),
       images,
       compositor,
-      presenter,
+      splitView,
       tuning,
       options.maxFaces,
     );
@@ -260,15 +244,7 @@ export class GpuRenderer {
       usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.TEXTURE_BINDING |
         GPUTextureUsage.COPY_DST | GPUTextureUsage.COPY_SRC,
     });
-    this.#presentGroup = device.createBindGroup({
-      label: "present",
-      layout: this.presenter.getBindGroupLayout(0),
-      entries: [
-        { binding: 0, resource: this.#frame.createView() },
-        { binding: 1, resource: this.#result.createView() },
-        { binding: 2, resource: { buffer: this.#split } },
-      ],
-    });
+    this.splitView.bind(this.#frame, this.#result);
     if (this.context) {
       this.canvas.width = width;
       this.canvas.height = height;
@@ -330,8 +306,7 @@ export class GpuRenderer {
   setSplit(fraction: number): void {
     this.#splitFraction = Math.min(1, Math.max(0, fraction));
     this.fallback.setSplit(this.#splitFraction);
-    const x = this.#splitFraction * (this.#frame?.width ?? 0);
-    this.device.queue.writeBuffer(this.#split, 0, new Float32Array([x, 0, 0, 0]));
+    this.splitView.setSplit(this.#splitFraction * (this.#frame?.width ?? 0));
   }
 
   /**
@@ -386,21 +361,7 @@ export class GpuRenderer {
         [frame.width, frame.height],
       );
     }
-    if (this.context) {
-      const pass = encoder.beginRenderPass({
-        label: "present",
-        colorAttachments: [{
-          view: this.context.getCurrentTexture().createView(),
-          loadOp: "clear",
-          storeOp: "store",
-          clearValue: [0, 0, 0, 1],
-        }],
-      });
-      pass.setPipeline(this.presenter);
-      pass.setBindGroup(0, this.#presentGroup!);
-      pass.draw(3);
-      pass.end();
-    }
+    if (this.context) this.splitView.encode(encoder, this.context.getCurrentTexture().createView());
     // Readback: the result to present it (software adapters), both textures for a snapshot. The
     // camera half of the split comes from the CPU copy when the frame went up that way.
     const cpuBefore = this.#upload === "pixels" ? frame.pixels().data : undefined;
@@ -470,7 +431,7 @@ export class GpuRenderer {
     for (const e of this.#ready.values()) e.dispose();
     this.#frame?.destroy();
     this.#result?.destroy();
-    this.#split.destroy();
+    this.splitView.destroy();
     for (const b of this.#staging) b.destroy();
     this.pool.destroy();
     try {
