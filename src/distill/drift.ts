@@ -1,7 +1,7 @@
 // Landmark drift of an effect: the face landmarker on each photo before and after the effect (the
 // client's whole pipeline, through `deno task apply`), each face's mean landmark displacement in
-// units of its inter-ocular distance. A style effect should move paint, not the face: the issue
-// bounds this at 2 % of the inter-ocular distance for non-geometric effects.
+// units of its inter-ocular distance. A style effect should move paint, not the face: for the
+// non-geometric effects the bar is 2 % of the inter-ocular distance.
 //
 // The landmarker is not exact either. An invisible change (±1 level of noise) moves its landmarks a
 // little: that noise floor is measured beside the drift on every face. And on a face a few dozen
