@@ -63,6 +63,37 @@ function convShape(inputs: Shape[], a: Window, cout: number): Shape {
   return shape;
 }
 
+/**
+ * Every tap of a k×k window over NHWC tensors: `fn(out, inp, ky, kx)` with the flat pixel indices
+ * of the output pixel and of the input pixel under tap (ky, kx), padding skipped. The CPU
+ * references of the convolutions and of their gradients all walk the window this way.
+ */
+export function forEachTap(
+  inShape: Shape,
+  outShape: Shape,
+  a: { k: number; stride: number; pad: number },
+  fn: (out: number, inp: number, ky: number, kx: number) => void,
+): void {
+  const [n, h, w] = inShape;
+  const [, oh, ow] = outShape;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        const out = (b * oh + oy) * ow + ox;
+        for (let ky = 0; ky < a.k; ky++) {
+          const iy = oy * a.stride + ky - a.pad;
+          if (iy < 0 || iy >= h) continue;
+          for (let kx = 0; kx < a.k; kx++) {
+            const ix = ox * a.stride + kx - a.pad;
+            if (ix < 0 || ix >= w) continue;
+            fn(out, (b * h + iy) * w + ix, ky, kx);
+          }
+        }
+      }
+    }
+  }
+}
+
 function convUniforms(ctx: StepContext<Window>) {
   const [x, res] = ctx.inputs;
   const y = ctx.output;
@@ -210,33 +241,19 @@ export const conv2d: OpDef<ConvAttrs> = {
   outputShape: (inputs, a) => convShape(inputs, a, a.cout),
   params: ([x], a) => ({ weight: [a.cout, x[3], a.k, a.k], bias: [a.cout] }),
   reference([x, residual], [weight, bias], a) {
-    const [n, h, w, cin] = x.shape;
+    const cin = x.shape[3];
     const y = hostTensor(convShape([x.shape], a, a.cout));
-    const [, oh, ow, cout] = y.shape;
-    const k = a.k;
-    for (let b = 0; b < n; b++) {
-      for (let oy = 0; oy < oh; oy++) {
-        for (let ox = 0; ox < ow; ox++) {
-          const out = ((b * oh + oy) * ow + ox) * cout;
-          for (let ky = 0; ky < k; ky++) {
-            const iy = oy * a.stride + ky - a.pad;
-            if (iy < 0 || iy >= h) continue;
-            for (let kx = 0; kx < k; kx++) {
-              const ix = ox * a.stride + kx - a.pad;
-              if (ix < 0 || ix >= w) continue;
-              const inp = ((b * h + iy) * w + ix) * cin;
-              for (let co = 0; co < cout; co++) {
-                let sum = 0;
-                for (let ci = 0; ci < cin; ci++) {
-                  sum += x.data[inp + ci] * weight.data[((co * cin + ci) * k + ky) * k + kx];
-                }
-                y.data[out + co] += sum;
-              }
-            }
-          }
+    const cout = y.shape[3], k = a.k;
+    forEachTap(x.shape, y.shape, a, (o, i, ky, kx) => {
+      const out = o * cout, inp = i * cin;
+      for (let co = 0; co < cout; co++) {
+        let sum = 0;
+        for (let ci = 0; ci < cin; ci++) {
+          sum += x.data[inp + ci] * weight.data[((co * cin + ci) * k + ky) * k + kx];
         }
+        y.data[out + co] += sum;
       }
-    }
+    });
     return epilogue(y, bias, a, residual);
   },
   packParams([weight, bias], ctx) {
@@ -337,29 +354,15 @@ export const depthwiseConv2d: OpDef<DepthwiseAttrs> = {
     return { weight: [c, 1, a.k, a.k], bias: [c] };
   },
   reference([x, residual], [weight, bias], a) {
-    const [n, h, w, c] = x.shape;
+    const c = x.shape[3];
     const y = hostTensor(convShape([x.shape], a, depthwiseChannels([x.shape], a)));
-    const [, oh, ow] = y.shape;
     const k = a.k;
-    for (let b = 0; b < n; b++) {
-      for (let oy = 0; oy < oh; oy++) {
-        for (let ox = 0; ox < ow; ox++) {
-          const out = ((b * oh + oy) * ow + ox) * c;
-          for (let ky = 0; ky < k; ky++) {
-            const iy = oy * a.stride + ky - a.pad;
-            if (iy < 0 || iy >= h) continue;
-            for (let kx = 0; kx < k; kx++) {
-              const ix = ox * a.stride + kx - a.pad;
-              if (ix < 0 || ix >= w) continue;
-              const inp = ((b * h + iy) * w + ix) * c;
-              for (let ch = 0; ch < c; ch++) {
-                y.data[out + ch] += x.data[inp + ch] * weight.data[(ch * k + ky) * k + kx];
-              }
-            }
-          }
-        }
+    forEachTap(x.shape, y.shape, a, (o, i, ky, kx) => {
+      const out = o * c, inp = i * c;
+      for (let ch = 0; ch < c; ch++) {
+        y.data[out + ch] += x.data[inp + ch] * weight.data[(ch * k + ky) * k + kx];
       }
-    }
+    });
     return epilogue(y, bias, a, residual);
   },
   packParams([weight, bias], ctx) {

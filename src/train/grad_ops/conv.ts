@@ -5,7 +5,7 @@
 // pre-activation; the epilogue's own backward (act', residual) is in eltwise.ts.
 
 import { type Activation, activationId } from "../../runtime/activation.ts";
-import type { ConvAttrs, DepthwiseAttrs } from "../../runtime/ops/conv.ts";
+import { type ConvAttrs, type DepthwiseAttrs, forEachTap } from "../../runtime/ops/conv.ts";
 import { activationGradFromOutput } from "../activation_grad.ts";
 import type { Param } from "../../runtime/ops/types.ts";
 import { type HostTensor, hostTensor, pad4, type Shape } from "../../runtime/tensor.ts";
@@ -137,37 +137,23 @@ function convGradInputRef(
   depthwise: boolean,
 ) {
   const [n, h, w, cin] = inShape;
-  const [, oh, ow, cout] = dz.shape;
-  const k = a.k;
+  const cout = dz.shape[3], k = a.k;
   const acc = new Float64Array(n * h * w * cin);
-  for (let b = 0; b < n; b++) {
-    for (let oy = 0; oy < oh; oy++) {
-      for (let ox = 0; ox < ow; ox++) {
-        const g = ((b * oh + oy) * ow + ox) * cout;
-        for (let ky = 0; ky < k; ky++) {
-          const iy = oy * a.stride + ky - a.pad;
-          if (iy < 0 || iy >= h) continue;
-          for (let kx = 0; kx < k; kx++) {
-            const ix = ox * a.stride + kx - a.pad;
-            if (ix < 0 || ix >= w) continue;
-            const at = ((b * h + iy) * w + ix) * cin;
-            if (depthwise) {
-              for (let c = 0; c < cin; c++) {
-                acc[at + c] += dz.data[g + c] * weight.data[(c * k + ky) * k + kx];
-              }
-              continue;
-            }
-            for (let co = 0; co < cout; co++) {
-              const d = dz.data[g + co];
-              for (let ci = 0; ci < cin; ci++) {
-                acc[at + ci] += d * weight.data[((co * cin + ci) * k + ky) * k + kx];
-              }
-            }
-          }
-        }
+  forEachTap(inShape, dz.shape, a, (o, i, ky, kx) => {
+    const g = o * cout, at = i * cin;
+    if (depthwise) {
+      for (let c = 0; c < cin; c++) {
+        acc[at + c] += dz.data[g + c] * weight.data[(c * k + ky) * k + kx];
+      }
+      return;
+    }
+    for (let co = 0; co < cout; co++) {
+      const d = dz.data[g + co];
+      for (let ci = 0; ci < cin; ci++) {
+        acc[at + ci] += d * weight.data[((co * cin + ci) * k + ky) * k + kx];
       }
     }
-  }
+  });
   return hostTensor(inShape, Float32Array.from(acc));
 }
 
@@ -177,37 +163,22 @@ function convGradWeightRef(
   a: Window,
   depthwise: boolean,
 ): Param {
-  const [n, h, w, cin] = x.shape;
-  const [, oh, ow, cout] = dz.shape;
-  const k = a.k;
+  const cin = x.shape[3], cout = dz.shape[3], k = a.k;
   const shape = depthwise ? [cout, 1, k, k] : [cout, cin, k, k];
   const acc = new Float64Array(shape.reduce((p, q) => p * q, 1));
-  for (let b = 0; b < n; b++) {
-    for (let oy = 0; oy < oh; oy++) {
-      for (let ox = 0; ox < ow; ox++) {
-        const g = ((b * oh + oy) * ow + ox) * cout;
-        for (let ky = 0; ky < k; ky++) {
-          const iy = oy * a.stride + ky - a.pad;
-          if (iy < 0 || iy >= h) continue;
-          for (let kx = 0; kx < k; kx++) {
-            const ix = ox * a.stride + kx - a.pad;
-            if (ix < 0 || ix >= w) continue;
-            const at = ((b * h + iy) * w + ix) * cin;
-            for (let co = 0; co < cout; co++) {
-              const d = dz.data[g + co];
-              if (depthwise) {
-                acc[(co * k + ky) * k + kx] += d * x.data[at + co];
-                continue;
-              }
-              for (let ci = 0; ci < cin; ci++) {
-                acc[((co * cin + ci) * k + ky) * k + kx] += d * x.data[at + ci];
-              }
-            }
-          }
-        }
+  forEachTap(x.shape, dz.shape, a, (o, i, ky, kx) => {
+    const g = o * cout, at = i * cin;
+    for (let co = 0; co < cout; co++) {
+      const d = dz.data[g + co];
+      if (depthwise) {
+        acc[(co * k + ky) * k + kx] += d * x.data[at + co];
+        continue;
+      }
+      for (let ci = 0; ci < cin; ci++) {
+        acc[((co * cin + ci) * k + ky) * k + kx] += d * x.data[at + ci];
       }
     }
-  }
+  });
   return { shape, data: Float32Array.from(acc) };
 }
 
