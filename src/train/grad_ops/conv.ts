@@ -346,13 +346,25 @@ function pointwiseGradWeight(ti: number, to: number, target: number): GradVarian
  * output quad per invocation, sliding a 3-column window along the input rows.
  */
 function convGradWeightReg(target: number): GradVariant<ConvAttrs> {
-  const blocks = (ctx: GradContext<ConvAttrs>) => {
+  return splitWeightGradReg("conv2d_grad_weight_reg", target, (ctx) => {
     const [x, dz] = ctx.inputs;
     return 3 * quads(x.shape[3]) * quads(dz.shape[3]);
-  };
+  });
+}
+
+/**
+ * A 3×3 weight-gradient kernel whose `blocks` independent accumulators each sum a share of the dz
+ * rows (`splits` per block, reduced afterwards): the row split is sized so blocks × splits fills the
+ * adapter, which is what the convolution and depthwise kernels have in common.
+ */
+function splitWeightGradReg<A extends ConvAttrs | DepthwiseAttrs>(
+  kernel: string,
+  target: number,
+  blocks: (ctx: GradContext<A>) => number,
+): GradVariant<A> {
   return {
     name: `reg_split${target}`,
-    kernel: "conv2d_grad_weight_reg",
+    kernel,
     applies: ({ attrs: a }) => a.k === 3 && (a.stride === 1 || a.stride === 2),
     splits: (ctx) => splitsFor(blocks(ctx), dzRows(ctx), target),
     overrides: (ctx) => ({
@@ -495,22 +507,11 @@ function depthwiseGradWeightVariant(
  * chunk of rows per invocation, sliding a 3-column window along each input row.
  */
 function depthwiseGradWeightReg(target: number): GradVariant<DepthwiseAttrs> {
-  const blocks = (ctx: GradContext<DepthwiseAttrs>) => quads(ctx.inputs[1].shape[3]);
-  return {
-    name: `reg_split${target}`,
-    kernel: "depthwise_grad_weight_reg",
-    applies: ({ attrs: a }) => a.k === 3 && (a.stride === 1 || a.stride === 2),
-    splits: (ctx) => splitsFor(blocks(ctx), dzRows(ctx), target),
-    overrides: (ctx) => ({
-      WG: groupSize(blocks(ctx) * ctx.splits),
-      STRIDE: ctx.attrs.stride,
-      ACCUM: accum(ctx),
-    }),
-    workgroups: (ctx) => {
-      const threads = blocks(ctx) * ctx.splits;
-      return workgroups1d(threads, groupSize(threads));
-    },
-  };
+  return splitWeightGradReg(
+    "depthwise_grad_weight_reg",
+    target,
+    (ctx) => quads(ctx.inputs[1].shape[3]),
+  );
 }
 
 export const depthwiseGradWeight: GradOpDef<DepthwiseAttrs> = {
