@@ -129,9 +129,9 @@ export interface AutotuneOptions {
   repeats?: number;
   minSampleMs?: number;
   /**
-   * Cold-start-aware choice: among configurations within this fraction of a shape's fastest
-   * (default 0.05, about the timing noise), prefer the one whose pipeline other shapes also use,
-   * since every distinct pipeline is one more shader compile at load (~0.1 s on SwiftShader).
+   * Cold-start-aware choice: any configuration within this fraction of a shape's fastest (default
+   * 0.1) may stand in for it, and the table takes the fewest distinct pipelines that cover every
+   * shape (see sharePipelines), since each one is a shader compile at load (~0.1 s on SwiftShader).
    */
   shareWithin?: number;
   progress?: (text: string) => void;
@@ -199,8 +199,8 @@ export async function autotune(
 
   const choices: Record<string, TunedChoice> = {};
   const measurements: TuneMeasurement[] = [];
-  /** Per shape: the configurations within `shareWithin` of its fastest. */
-  const near = new Map<string, TuneMeasurement[]>();
+  /** Per shape: every configuration that ran, finalists with their confirmed times. */
+  const ran = new Map<string, TuneMeasurement[]>();
   /** `${key}|${variant}` → the variant's own workgroup size. */
   const owns = new Map<string, number | undefined>();
   let done = 0;
@@ -315,24 +315,12 @@ export async function autotune(
       for (const f of finalists) f.executor.dispose();
     }
     for (const f of finalists) Object.assign(f.row, { ms: median(f.samples), confirmed: true });
-    const fastest = top.reduce((a, b) => (b.ms < a.ms ? b : a));
-    fastest.best = true;
-    near.set(key, top.filter((r) => r.ms <= fastest.ms * (1 + (options.shareWithin ?? 0.05))));
+    ran.set(key, finite());
     measurements.push(...timed.values());
   }
   options.progress?.("");
 
-  // Consolidation: within noise of the fastest, take the configuration whose pipeline the most
-  // shapes could share (fewer shader compiles at load); ties go to the faster one.
-  const votes = new Map<string, number>();
-  for (const rows of near.values()) {
-    for (const p of new Set(rows.map((r) => r.pipeline))) votes.set(p!, (votes.get(p!) ?? 0) + 1);
-  }
-  for (const [key, rows] of near) {
-    const pick = rows.reduce((a, b) => {
-      const va = votes.get(a.pipeline!) ?? 0, vb = votes.get(b.pipeline!) ?? 0;
-      return vb > va || (vb === va && b.ms < a.ms) ? b : a;
-    });
+  for (const [key, pick] of sharePipelines(ran, options.shareWithin ?? 0.1)) {
     for (const m of measurements) if (m.key === key) m.best = m === pick;
     choices[key] = {
       variant: pick.variant,
@@ -343,4 +331,48 @@ export async function autotune(
     };
   }
   return { tuning: { adapter: gpu.key, source: "measured", choices }, measurements };
+}
+
+/**
+ * Picks one configuration per shape so that the table needs few distinct pipelines: any
+ * configuration within `within` of its shape's fastest qualifies, and a greedy set cover takes,
+ * again and again, the pipeline that the most uncovered shapes qualify for (ties: the least total
+ * time), each of those shapes running its fastest configuration of it. No shape is slower than
+ * (1 + within) × its fastest.
+ */
+export function sharePipelines<Row extends { ms: number; pipeline?: string }>(
+  candidates: Map<string, Row[]>,
+  within: number,
+): Map<string, Row> {
+  const qualifying = new Map<string, Row[]>();
+  for (const [key, rows] of candidates) {
+    const ok = rows.filter((r) => Number.isFinite(r.ms));
+    const fastest = Math.min(...ok.map((r) => r.ms));
+    qualifying.set(key, ok.filter((r) => r.ms <= fastest * (1 + within)));
+  }
+  const picks = new Map<string, Row>();
+  const fastestOn = (key: string, pipeline: string | undefined) =>
+    qualifying.get(key)!.filter((r) => r.pipeline === pipeline)
+      .reduce<Row | undefined>((a, b) => (a && a.ms <= b.ms ? a : b), undefined);
+  const uncovered = new Set([...qualifying.keys()].filter((k) => qualifying.get(k)!.length));
+  while (uncovered.size) {
+    const score = new Map<string | undefined, { shapes: number; ms: number }>();
+    for (const key of uncovered) {
+      for (const pipeline of new Set(qualifying.get(key)!.map((r) => r.pipeline))) {
+        const s = score.get(pipeline) ?? { shapes: 0, ms: 0 };
+        score.set(pipeline, { shapes: s.shapes + 1, ms: s.ms + fastestOn(key, pipeline)!.ms });
+      }
+    }
+    const [pipeline] = [...score].reduce((a, b) =>
+      b[1].shapes > a[1].shapes || (b[1].shapes === a[1].shapes && b[1].ms < a[1].ms) ? b : a
+    );
+    for (const key of [...uncovered]) {
+      const row = fastestOn(key, pipeline);
+      if (!row) continue;
+      picks.set(key, row);
+      uncovered.delete(key);
+    }
+  }
+  // In the candidates' order (program order), for a readable table.
+  return new Map([...candidates.keys()].filter((k) => picks.has(k)).map((k) => [k, picks.get(k)!]));
 }
