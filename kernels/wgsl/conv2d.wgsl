@@ -41,7 +41,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       }
     }
   }
-  acc = activate(acc, p.alpha);
+  acc = activate(clamp(acc, vec4<f32>(p.lo), vec4<f32>(p.hi)), p.alpha);
   if (HAS_RESIDUAL) { acc += res[pixel * p.resStride + p.resOffset + q]; }
   y[pixel * p.outStride + p.outOffset + q] = acc;
 }

@@ -41,7 +41,7 @@ fn load(at: u32, valid: bool, c: u32) -> vec4<f32> {
 fn store(rowPixel: u32, ox: u32, q: u32, acc: vec4<f32>) {
   if (ox >= p.outW || q >= p.outQ) { return; }
   let pixel = rowPixel + ox;
-  var out = activate(acc, p.alpha);
+  var out = activate(clamp(acc, vec4<f32>(p.lo), vec4<f32>(p.hi)), p.alpha);
   if (HAS_RESIDUAL) { out += res[pixel * p.resStride + p.resOffset + q]; }
   y[pixel * p.outStride + p.outOffset + q] = out;
 }

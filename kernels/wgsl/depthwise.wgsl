@@ -36,7 +36,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       acc += x[(row + u32(ix)) * p.inStride + p.inOffset + q] * weight[(ky * K + kx) * p.outQ + q];
     }
   }
-  acc = activate(acc, p.alpha);
+  acc = activate(clamp(acc, vec4<f32>(p.lo), vec4<f32>(p.hi)), p.alpha);
   if (HAS_RESIDUAL) { acc += res[pixel * p.resStride + p.resOffset + q]; }
   y[pixel * p.outStride + p.outOffset + q] = acc;
 }

@@ -28,7 +28,7 @@ fn column(row: u32, ix: i32, q: u32) -> vec4<f32> {
 }
 
 fn store(pixel: u32, q: u32, acc: vec4<f32>) {
-  var out = activate(acc, p.alpha);
+  var out = activate(clamp(acc, vec4<f32>(p.lo), vec4<f32>(p.hi)), p.alpha);
   if (HAS_RESIDUAL) { out += res[pixel * p.resStride + p.resOffset + q]; }
   y[pixel * p.outStride + p.outOffset + q] = out;
 }

@@ -24,7 +24,7 @@ override HAS_RESIDUAL: bool = false;
 /** Epilogue for one pixel × quad of the tile; tail pixels and quads are not stored. */
 fn store(pixel: u32, pixels: u32, q: u32, acc: vec4<f32>) {
   if (pixel >= pixels || q >= p.outQ) { return; }
-  var out = activate(acc, p.alpha);
+  var out = activate(clamp(acc, vec4<f32>(p.lo), vec4<f32>(p.hi)), p.alpha);
   if (HAS_RESIDUAL) { out += res[pixel * p.resStride + p.resOffset + q]; }
   y[pixel * p.outStride + p.outOffset + q] = out;
 }

@@ -89,7 +89,7 @@ fn main(
     for (var j = 0u; j < PER_Q; j++) {
       let q = quad0 + lq + j;
       if (q >= p.outQ) { break; }
-      var out = activate(acc[r * PER_Q + j], p.alpha);
+      var out = activate(clamp(acc[r * PER_Q + j], vec4<f32>(p.lo), vec4<f32>(p.hi)), p.alpha);
       if (HAS_RESIDUAL) { out += res[pixel * p.resStride + p.resOffset + q]; }
       y[pixel * p.outStride + p.outOffset + q] = out;
     }

@@ -48,6 +48,9 @@ export const ConvParams = uniformStruct("ConvParams", {
   resStride: "u32",
   resOffset: "u32",
   pad: "u32",
+  /** Clamp bounds of the epilogue (see epilogueOverrides). */
+  lo: "f32",
+  hi: "f32",
   alpha: "f32",
 });
 
@@ -112,6 +115,7 @@ function convUniforms(ctx: StepContext<Window>) {
     resStride: res ? res.layout.pixelStride / 4 : 0,
     resOffset: res ? res.layout.channelOffset / 4 : 0,
     pad: ctx.attrs.pad,
+    ...clampBounds(ctx.attrs.act),
     alpha: ctx.attrs.alpha ?? 0.01,
   };
 }
@@ -123,11 +127,25 @@ const outPixels = (ctx: StepContext<Window>) => {
 };
 const outQuads = (ctx: StepContext<Window>) => quads(ctx.output.shape[3]);
 
-/** Override constants every convolution kernel takes: the fused epilogue's shape. */
+/**
+ * The fused epilogue: activate(clamp(acc, lo, hi)), then the residual. none, relu and relu6 are
+ * the clamp alone, with bounds from the uniforms, so one pipeline serves all their layers: every
+ * distinct pipeline is one more shader compile at load (~0.1 s on SwiftShader). The other
+ * activations specialise the pipeline through ACT (a run-time switch over all of them, tried,
+ * made the student 25 % slower on llvmpipe at 128²).
+ */
 const epilogueOverrides = (ctx: StepContext<Window>) => ({
-  ACT: activationId(ctx.attrs.act),
+  ACT: ctx.attrs.act in CLAMPS ? 0 : activationId(ctx.attrs.act),
   HAS_RESIDUAL: ctx.inputs.length > 1 ? 1 : 0,
 });
+
+const F32_MAX = 3.4028234663852886e38;
+const CLAMPS: Partial<Record<Activation, { lo: number; hi: number }>> = {
+  none: { lo: -F32_MAX, hi: F32_MAX },
+  relu: { lo: 0, hi: F32_MAX },
+  relu6: { lo: 0, hi: 6 },
+};
+const clampBounds = (act: Activation) => CLAMPS[act] ?? CLAMPS.none!;
 
 /** Bias padded to whole quads. */
 const packBias = (bias: Param, cout: number) => {
