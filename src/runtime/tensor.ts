@@ -38,21 +38,31 @@ export const layoutFloats = (s: Shape, layout: Layout): number =>
 
 /** Writes a logical tensor into padded storage (padding channels stay as they are: zero). */
 export function pack(t: HostTensor, layout: Layout = denseLayout(t.shape), out?: Float32Array) {
-  const [n, h, w, c] = t.shape;
   const dst = out ?? new Float32Array(layoutFloats(t.shape, layout));
-  for (let p = 0; p < n * h * w; p++) {
-    dst.set(t.data.subarray(p * c, p * c + c), p * layout.pixelStride + layout.channelOffset);
-  }
+  copyPixels(t.data, 0, t.shape[3], dst, layout.channelOffset, layout.pixelStride, t.shape);
   return dst;
 }
 
 /** Reads a logical tensor back out of padded storage. */
 export function unpack(src: Float32Array, shape: Shape, layout: Layout = denseLayout(shape)) {
-  const [n, h, w, c] = shape;
   const t = hostTensor(shape);
-  for (let p = 0; p < n * h * w; p++) {
-    const at = p * layout.pixelStride + layout.channelOffset;
-    t.data.set(src.subarray(at, at + c), p * c);
-  }
+  copyPixels(src, layout.channelOffset, layout.pixelStride, t.data, 0, shape[3], shape);
   return t;
+}
+
+// Per-element loops: a subarray + set per pixel took 2.4× as long for an image's 3 channels
+// (1.8 against 0.76 ms at 256², a cost every frame pays twice).
+function copyPixels(
+  src: Float32Array,
+  srcOffset: number,
+  srcStride: number,
+  dst: Float32Array,
+  dstOffset: number,
+  dstStride: number,
+  [n, h, w, c]: Shape,
+) {
+  for (let p = 0; p < n * h * w; p++) {
+    const from = srcOffset + p * srcStride, to = dstOffset + p * dstStride;
+    for (let ch = 0; ch < c; ch++) dst[to + ch] = src[from + ch];
+  }
 }
