@@ -31,6 +31,7 @@ import {
 import { plan } from "../src/graph/planner.ts";
 import { buildStudent, DEFAULT_STUDENT } from "../src/graph/student.ts";
 import { initWeights } from "../src/graph/weights.ts";
+import { PipelineCache } from "../src/runtime/pipelines.ts";
 import { bestOf, efficiency, measureRoofline, type Roofline } from "./roofline.ts";
 import type { Host, PeerResult } from "./peers/common.ts";
 import { runPeers, tuneInChromium } from "./peers/run.ts";
@@ -168,7 +169,9 @@ const model = [];
 const hot = [];
 for (const s of students) {
   progress(`model ${s.inputSize}²`);
-  const executor = await GpuExecutor.create(gpu, s.program, s.weights, { tuning });
+  // A cache of its own counts the distinct pipelines: each is a shader compile at load.
+  const pipelines = new PipelineCache(gpu.device);
+  const executor = await GpuExecutor.create(gpu, s.program, s.weights, { tuning, pipelines });
   const ms = await timeReplays(gpu.device, (e, t) => executor.encode(e, t), { repeats, latencyMs });
   // The end-to-end frame, as the peers are timed: host image in, host image out.
   const x = hostTensor([1, s.inputSize, s.inputSize, 3], new Float32Array(s.inputSize ** 2 * 3));
@@ -234,6 +237,7 @@ for (const s of students) {
     frameMsMedian: median(frames),
     roofPercent: 100 * (s.stats.flops / ms / 1e6) / roofline.fmaGflops,
     sumOfStepsMs: stepSum,
+    pipelines: pipelines.size,
   });
 }
 progress("");
@@ -241,13 +245,13 @@ console.log(
   `${pad("model", 8)}${pad("params", 10)}${
     pad("GFLOP", 8)
   }GPU ms (median)  GFLOP/s  % of FMA peak  ` +
-    `frame ms (in → out)`,
+    `frame ms (in → out)  pipelines`,
 );
 for (const m of model) {
   console.log(
     `${pad(`${m.inputSize}²`, 8)}${pad((m.params / 1e6).toFixed(3) + "M", 10)}` +
       `${pad((m.flops / 1e9).toFixed(3), 8)}${num(m.msMedian, 1, 15)}  ${num(m.gflops, 1, 7)}  ` +
-      `${num(m.roofPercent, 0, 13)}  ${num(m.frameMsMedian, 1, 19)}`,
+      `${num(m.roofPercent, 0, 13)}  ${num(m.frameMsMedian, 1, 19)}  ${num(m.pipelines, 0, 9)}`,
   );
 }
 const hotList = hot.filter((h) => h.share >= 0.04).sort((a, b) =>
