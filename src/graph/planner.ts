@@ -187,7 +187,7 @@ function fuseOnce(
  * else the largest free slot (grown), else a new one. A step's output never shares a slot with its
  * inputs because their lifetimes overlap at that step.
  */
-function assignSlots(
+export function assignSlots(
   groups: number[],
   bytes: Map<number, number>,
   born: Map<number, number>,

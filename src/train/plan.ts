@@ -5,7 +5,7 @@
 // share buffers by lifetime. Which writes overwrite and which accumulate is decided here, once.
 
 import type { Graph } from "../graph/ir.ts";
-import { plan, type PlanOptions } from "../graph/planner.ts";
+import { assignSlots, plan, type PlanOptions } from "../graph/planner.ts";
 import type { Activation } from "../runtime/activation.ts";
 import type { Program, ProgramStep, ProgramTensor } from "../runtime/program.ts";
 import { denseLayout, type Layout, layoutFloats, type Shape } from "../runtime/tensor.ts";
@@ -420,7 +420,7 @@ function reslot(program: Program): { forward: Program; host: number[] } {
 
 /**
  * Gradient buffers shared by lifetime (first to last task touching any tensor of a group), greedy
- * by size as the forward planner does: largest first, into the smallest free slot that fits.
+ * by size with the forward planner's assignSlots.
  */
 function assignGradSlots(grads: GradTensor[], tasks: Task[], seeded: number): number[] {
   const born = new Map<number, number>();
@@ -436,27 +436,9 @@ function assignGradSlots(grads: GradTensor[], tasks: Task[], seeded: number): nu
     for (const r of t.inputs) if (r.kind === "grad") touch(r.id, i);
     if (t.output.kind === "grad") touch(t.output.id, i);
   });
-  const bytes = (h: number) => layoutFloats(grads[h].shape, grads[h].layout) * 4;
-  const order = [...born.keys()].sort((a, b) => bytes(b) - bytes(a) || a - b);
-  const sizes: number[] = [];
-  const members: number[][] = [];
-  const slotOf = new Map<number, number>();
-  const overlaps = (a: number, b: number) =>
-    born.get(a)! <= dies.get(b)! && born.get(b)! <= dies.get(a)!;
-  for (const h of order) {
-    const need = bytes(h);
-    const free = sizes.map((_, s) => s).filter((s) => members[s].every((m) => !overlaps(m, h)));
-    const fitting = free.filter((s) => sizes[s] >= need).sort((a, b) => sizes[a] - sizes[b]);
-    let s = fitting[0] ?? free.sort((a, b) => sizes[b] - sizes[a])[0];
-    if (s === undefined) {
-      s = sizes.length;
-      sizes.push(0);
-      members.push([]);
-    }
-    sizes[s] = Math.max(sizes[s], need);
-    members[s].push(h);
-    slotOf.set(h, s);
-  }
+  const hosts = [...born.keys()];
+  const bytes = new Map(hosts.map((h) => [h, layoutFloats(grads[h].shape, grads[h].layout) * 4]));
+  const { slot: slotOf, sizes } = assignSlots(hosts, bytes, born, dies);
   for (const g of grads) g.slot = slotOf.get(g.host) ?? -1;
   return sizes;
 }
