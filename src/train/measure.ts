@@ -62,32 +62,9 @@ export async function measureStep(
     await exec.done(); // warm-up
     // As the trainer runs: one step in flight while the next is queued (a software adapter's
     // completion callback alone costs ~10 ms); time per step over the run, and its spread.
-    const times: number[] = [];
-    let inFlight: Promise<void> = Promise.resolve();
-    let last = performance.now();
-    for (let t = 2; t < 2 + o.steps; t++) {
-      exec.step(t, 1e-3);
-      const done = exec.done();
-      await inFlight;
-      inFlight = done;
-      const now = performance.now();
-      if (t > 2) times.push(now - last);
-      last = now;
-    }
-    await inFlight;
-    times.sort((a, b) => a - b);
-    const forward: number[] = [];
-    for (let t = 0; t < o.steps; t++) {
-      exec.forwardOnly();
-      const done = exec.done();
-      await inFlight;
-      inFlight = done;
-      const now = performance.now();
-      if (t > 0) forward.push(now - last);
-      last = now;
-    }
-    await inFlight;
-    forward.sort((a, b) => a - b);
+    let t = 1;
+    const times = await pipelinedTimes(o.steps, () => exec.step(++t, 1e-3), () => exec.done());
+    const forward = await pipelinedTimes(o.steps, () => exec.forwardOnly(), () => exec.done());
     const timing: StepTiming = {
       adapter: gpu.key,
       width: o.width,
@@ -105,6 +82,31 @@ export async function measureStep(
     exec.dispose();
     gpu.device.destroy();
   }
+}
+
+/**
+ * Submits `n` times with one submission in flight while the next is queued; the sorted intervals
+ * between completions, the first (which includes the pipeline filling) left out.
+ */
+async function pipelinedTimes(
+  n: number,
+  submit: () => void,
+  done: () => Promise<void>,
+): Promise<number[]> {
+  const times: number[] = [];
+  let inFlight: Promise<void> = Promise.resolve();
+  let last = performance.now();
+  for (let i = 0; i < n; i++) {
+    submit();
+    const next = done();
+    await inFlight;
+    inFlight = next;
+    const now = performance.now();
+    if (i > 0) times.push(now - last);
+    last = now;
+  }
+  await inFlight;
+  return times.sort((a, b) => a - b);
 }
 
 /**
