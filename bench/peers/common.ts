@@ -116,6 +116,21 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
+/** The result of a runtime that could not run here: no numbers, the reason. */
+export const failed = (spec: PeerSpec, host: Host, error: string): PeerResult => ({
+  runtime: spec.runtime,
+  ep: spec.ep,
+  host,
+  inputSize: spec.inputSize,
+  msMedian: NaN,
+  coldStartMs: NaN,
+  createMs: NaN,
+  firstFrameMs: NaN,
+  samples: [],
+  backend: "",
+  error,
+});
+
 /**
  * Times one runtime: open → first frame (cold), then warm frames; never throws. With `ours`, our
  * runtime is opened in the same process after the peer's cold start and the warm frames alternate
@@ -181,16 +196,7 @@ export async function measure(
       ...(mine ? { interleaved: { oursMsMedian: median(oursSamples), oursSamples } } : {}),
     };
   } catch (e) {
-    return {
-      ...base,
-      msMedian: NaN,
-      coldStartMs: NaN,
-      createMs: NaN,
-      firstFrameMs: NaN,
-      samples: [],
-      backend: "",
-      error: String((e as Error)?.stack ?? e).split("\n").slice(0, 4).join(" | "),
-    };
+    return failed(spec, host, String((e as Error)?.stack ?? e).split("\n").slice(0, 4).join(" | "));
   } finally {
     await mine?.release?.();
     await session?.release?.();

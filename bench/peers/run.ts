@@ -4,7 +4,14 @@
 
 import { fileURLToPath } from "node:url";
 import { withBrowser } from "../../src/headless/chromium.ts";
-import type { Ep, Host, PeerResult, PeerSpec, Runtime } from "./common.ts";
+import {
+  type Ep,
+  failed,
+  type Host,
+  type PeerResult,
+  type PeerSpec,
+  type Runtime,
+} from "./common.ts";
 
 export interface PeerPlan {
   runtime: Runtime;
@@ -40,20 +47,6 @@ export const BROWSER_MOUNTS = {
   "/ort/": fileURLToPath(new URL("node_modules/onnxruntime-web/dist/", root)),
   "/tuning/": fileURLToPath(new URL("tuning/", root)),
 };
-
-const failed = (spec: PeerSpec, host: Host, error: string): PeerResult => ({
-  runtime: spec.runtime,
-  ep: spec.ep,
-  host,
-  inputSize: spec.inputSize,
-  msMedian: NaN,
-  coldStartMs: NaN,
-  createMs: NaN,
-  firstFrameMs: NaN,
-  samples: [],
-  backend: "",
-  error,
-});
 
 /** One measurement in a fresh Deno process. */
 export async function runInDeno(spec: PeerSpec, timeoutMs = 600_000): Promise<PeerResult> {
