@@ -11,7 +11,8 @@
 import fmaWgsl from "./wgsl/roofline_fma.wgsl" with { type: "text" };
 import fmaF16Wgsl from "./wgsl/roofline_fma_f16.wgsl" with { type: "text" };
 import memoryWgsl from "./wgsl/roofline_memory.wgsl" with { type: "text" };
-import { timeReplays } from "../src/runtime/autotune.ts";
+import { timeReplays, type TimingOptions } from "../src/runtime/autotune.ts";
+import { workgroups1d } from "../src/runtime/ops/types.ts";
 
 export interface BandwidthPoint {
   /** Bytes of the source buffer (the working set is about twice this for copies). */
@@ -49,10 +50,22 @@ async function pipeline(
   });
 }
 
-function dispatch2d(groups: number): [number, number] {
-  if (groups <= 65535) return [groups, 1];
-  const y = Math.ceil(groups / 65535);
-  return [Math.ceil(groups / y), y];
+/** Milliseconds per dispatch of `threads` invocations of one pipeline (GPU clock, median). */
+function timeDispatch(
+  device: GPUDevice,
+  pipeline: GPUComputePipeline,
+  bind: GPUBindGroup,
+  threads: number,
+  wg: number,
+  timing: TimingOptions,
+): Promise<number> {
+  return timeReplays(device, (encoder, timestampWrites) => {
+    const pass = encoder.beginComputePass(timestampWrites ? { timestampWrites } : undefined);
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bind);
+    pass.dispatchWorkgroups(...workgroups1d(threads, wg));
+    pass.end();
+  }, timing);
 }
 
 async function peakFlops(
@@ -81,14 +94,7 @@ async function peakFlops(
           resource: { buffer: uniform },
         }],
       });
-      const [x, y] = dispatch2d(threads / wg);
-      const ms = await timeReplays(device, (encoder, timestampWrites) => {
-        const pass = encoder.beginComputePass(timestampWrites ? { timestampWrites } : undefined);
-        pass.setPipeline(p);
-        pass.setBindGroup(0, bind);
-        pass.dispatchWorkgroups(x, y);
-        pass.end();
-      }, { ...timing, minSampleMs: 40 });
+      const ms = await timeDispatch(device, p, bind, threads, wg, { ...timing, minSampleMs: 40 });
       best = Math.max(best, (threads * iters * 8 * 4 * 2) / ms / 1e6);
     }
   } finally {
@@ -126,14 +132,10 @@ async function bandwidth(
             resource: { buffer: dst },
           }],
         });
-        const [x, y] = dispatch2d(Math.ceil(invocations / wg));
-        const ms = await timeReplays(device, (encoder, timestampWrites) => {
-          const pass = encoder.beginComputePass(timestampWrites ? { timestampWrites } : undefined);
-          pass.setPipeline(p);
-          pass.setBindGroup(0, bind);
-          pass.dispatchWorkgroups(x, y);
-          pass.end();
-        }, { ...timing, minSampleMs: 25 });
+        const ms = await timeDispatch(device, p, bind, invocations, wg, {
+          ...timing,
+          minSampleMs: 25,
+        });
         const moved = mode === 0 ? bytes + invocations * 16 : 2 * bytes;
         const gbps = moved / ms / 1e6;
         if (mode === 0) result.readGBps = Math.max(result.readGBps, gbps);
