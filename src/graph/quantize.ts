@@ -1,13 +1,8 @@
 // Int8 per-output-channel symmetric quantisation, and the stored form of a whole weight set:
 // a quantised tensor `name` is I8 with its scales in sibling `name.scale`; 1-D tensors stay F32.
 
-import {
-  elementCount,
-  f16BitsToF32,
-  f32ToF16Bits,
-  type Tensor,
-  WeightsError,
-} from "./safetensors.ts";
+import { f16BitsToF32, f32ToF16Bits } from "../runtime/half.ts";
+import { elementCount, type Tensor, WeightsError } from "./safetensors.ts";
 
 export type ScaleDtype = "F32" | "F16";
 

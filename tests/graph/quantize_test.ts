@@ -8,9 +8,8 @@ import {
   quantizePerChannel,
   quantizeWeights,
 } from "../../src/graph/quantize.ts";
+import { f16BitsToF32, f32ToF16Bits } from "../../src/runtime/half.ts";
 import {
-  f16BitsToF32,
-  f32ToF16Bits,
   parseSafetensors,
   type Tensor,
   WeightsError,

@@ -13,7 +13,7 @@ import type { Activation } from "../../runtime/activation.ts";
 import type { Weights } from "../../runtime/executor.ts";
 import type { Shape } from "../../runtime/tensor.ts";
 import { Graph } from "../ir.ts";
-import { f16BitsToF32 } from "../safetensors.ts";
+import { f16BitsToF32 } from "../../runtime/half.ts";
 import {
   type AttributeProto,
   DataType,
