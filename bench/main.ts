@@ -22,6 +22,7 @@ import {
 } from "../src/runtime/autotune.ts";
 import {
   agreedChoices,
+  chooseVariant,
   loadTuning,
   SOFTWARE_DEFAULTS,
   stepKey,
@@ -141,8 +142,8 @@ log(
     } GB/s`,
 );
 
-const withRoof = (m: { flops: number; bytes: number; ms: number }) => {
-  const e = efficiency(roofline, m.flops, m.bytes, m.ms);
+const withRoof = (m: Parameters<typeof efficiency>[1]) => {
+  const e = efficiency(roofline, m);
   return { gflops: m.flops / m.ms / 1e6, gbps: m.bytes / m.ms / 1e6, ...e };
 };
 const ops = measurements.map((m) => ({ ...m, ...withRoof(m) }));
@@ -190,7 +191,7 @@ for (const s of students) {
   for (const [i, step] of dispatched.entries()) {
     const { op, ctx } = resolveStep(s.program, step, s.weights);
     const key = stepKey(op, ctx);
-    let m: { ms: number; flops: number; bytes: number } | undefined = measurements.find((r) =>
+    let m: Parameters<typeof efficiency>[1] | undefined = measurements.find((r) =>
       r.key === key && r.best
     );
     if (!m) {
@@ -212,7 +213,8 @@ for (const s of students) {
         inputs: single.tensors.slice(0, -1),
         output: single.tensors.at(-1)!,
       };
-      m = { ms, ...op.cost(singleCtx) };
+      const { precision } = chooseVariant(op, ctx, tuning, gpu.device.features);
+      m = { ms, ...op.cost(singleCtx), ...(precision === "f16" ? { precision } : {}) };
     }
     perStep.push({ ...m, label: step.label ?? step.op, op: step.op, variant: steps[i].variant });
   }
@@ -300,7 +302,7 @@ if (args.peers) {
         tuneSeconds: (performance.now() - t0) / 1000,
         ops: tuned.measurements.filter((m) => m.best).map((m) => ({
           ...m,
-          ...(tuned.roofline ? efficiency(tuned.roofline, m.flops, m.bytes, m.ms) : {}),
+          ...(tuned.roofline ? efficiency(tuned.roofline, m) : {}),
         })),
       };
       log(`chromium: ${tuned.key} tuned in ${((performance.now() - t0) / 1000).toFixed(0)} s`);

@@ -237,8 +237,13 @@ export interface Efficiency {
   percent: number;
 }
 
-/** A kernel's place under the roofline, from its cost (FLOPs, minimal bytes) and its time. */
-export function efficiency(roof: Roofline, flops: number, bytes: number, ms: number): Efficiency {
+/** A kernel's place under the roofline (the f16 peak for f16 kernels), from its cost and time. */
+export function efficiency(
+  roof: Roofline,
+  m: { flops: number; bytes: number; ms: number; precision?: "f16" },
+): Efficiency {
+  const { flops, bytes, ms } = m;
+  const peak = m.precision === "f16" ? roof.f16Gflops ?? roof.fmaGflops : roof.fmaGflops;
   const bw = bandwidthAt(roof, bytes);
   if (flops === 0) {
     return {
@@ -249,11 +254,11 @@ export function efficiency(roof: Roofline, flops: number, bytes: number, ms: num
     };
   }
   const memoryGflops = (flops / bytes) * bw;
-  const attainable = Math.min(roof.fmaGflops, memoryGflops);
+  const attainable = Math.min(peak, memoryGflops);
   return {
     attainableGflops: attainable,
     bandwidthGBps: bw,
-    bound: memoryGflops < roof.fmaGflops ? "memory" : "compute",
+    bound: memoryGflops < peak ? "memory" : "compute",
     percent: 100 * (flops / ms / 1e6) / attainable,
   };
 }

@@ -11,8 +11,8 @@
 @group(0) @binding(1) var<storage, read> res: array<vec4<f32>>;
 // [ky][kx][inQ][outQ] blocks of 16 floats, read as a mat4x4 whose column i holds input channel
 // i's weights for the 4 outputs: one block applied to an input vec4 is W * v.
-@group(0) @binding(2) var<storage, read> weight: array<mat4x4<f32>>;
-@group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> weight: array<mat4x4<real>>;
+@group(0) @binding(3) var<storage, read> bias: array<vec4<real>>;
 @group(0) @binding(4) var<storage, read_write> y: array<vec4<f32>>;
 @group(0) @binding(5) var<uniform> p: ConvParams;
 
@@ -33,15 +33,15 @@ fn inside(ix: i32) -> bool {
 }
 
 /** Input quad c of a column, or the zero padding when the column is outside the image. */
-fn load(at: u32, valid: bool, c: u32) -> vec4<f32> {
-  return select(vec4<f32>(0.0), x[at + c], valid);
+fn load(at: u32, valid: bool, c: u32) -> vec4<real> {
+  return select(vec4<real>(0.0), vec4<real>(x[at + c]), valid);
 }
 
 /** Epilogue for one pixel × quad of the tile; tail pixels and quads are not stored. */
-fn store(rowPixel: u32, ox: u32, q: u32, acc: vec4<f32>) {
+fn store(rowPixel: u32, ox: u32, q: u32, acc: vec4<real>) {
   if (ox >= p.outW || q >= p.outQ) { return; }
   let pixel = rowPixel + ox;
-  var out = activate(clamp(acc, vec4<f32>(p.lo), vec4<f32>(p.hi)), p.alpha);
+  var out = activate(clamp(vec4<f32>(acc), vec4<f32>(p.lo), vec4<f32>(p.hi)), p.alpha);
   if (HAS_RESIDUAL) { out += res[pixel * p.resStride + p.resOffset + q]; }
   y[pixel * p.outStride + p.outOffset + q] = out;
 }

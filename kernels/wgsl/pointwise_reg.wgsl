@@ -11,8 +11,8 @@
 @group(0) @binding(1) var<storage, read> res: array<vec4<f32>>;
 // conv2d's packing, 1×1 case: [inQ][outQ] blocks of 16 floats. Read as a mat4x4 whose column i
 // holds input channel i's weights for the 4 outputs, so one block applied to a pixel is W * v.
-@group(0) @binding(2) var<storage, read> weight: array<mat4x4<f32>>;
-@group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> weight: array<mat4x4<real>>;
+@group(0) @binding(3) var<storage, read> bias: array<vec4<real>>;
 @group(0) @binding(4) var<storage, read_write> y: array<vec4<f32>>;
 @group(0) @binding(5) var<uniform> p: ConvParams;
 
@@ -22,9 +22,9 @@ override TQ: u32 = 2u; // output quads per invocation, 1..2
 override HAS_RESIDUAL: bool = false;
 
 /** Epilogue for one pixel × quad of the tile; tail pixels and quads are not stored. */
-fn store(pixel: u32, pixels: u32, q: u32, acc: vec4<f32>) {
+fn store(pixel: u32, pixels: u32, q: u32, acc: vec4<real>) {
   if (pixel >= pixels || q >= p.outQ) { return; }
-  var out = activate(clamp(acc, vec4<f32>(p.lo), vec4<f32>(p.hi)), p.alpha);
+  var out = activate(clamp(vec4<f32>(acc), vec4<f32>(p.lo), vec4<f32>(p.hi)), p.alpha);
   if (HAS_RESIDUAL) { out += res[pixel * p.resStride + p.resOffset + q]; }
   y[pixel * p.outStride + p.outOffset + q] = out;
 }
@@ -66,16 +66,16 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let w0 = weight[c * p.outQ + q0];
     var w1 = w0;
     if (TQ > 1u) { w1 = weight[c * p.outQ + q1]; }
-    var v = x[x0 + c];
+    var v = vec4<real>(x[x0 + c]);
     a00 += w0 * v;
     a01 += w1 * v;
-    if (TP > 1u) { v = x[x1 + c]; a10 += w0 * v; a11 += w1 * v; }
-    if (TP > 2u) { v = x[x2 + c]; a20 += w0 * v; a21 += w1 * v; }
-    if (TP > 3u) { v = x[x3 + c]; a30 += w0 * v; a31 += w1 * v; }
-    if (TP > 4u) { v = x[x4 + c]; a40 += w0 * v; a41 += w1 * v; }
-    if (TP > 5u) { v = x[x5 + c]; a50 += w0 * v; a51 += w1 * v; }
-    if (TP > 6u) { v = x[x6 + c]; a60 += w0 * v; a61 += w1 * v; }
-    if (TP > 7u) { v = x[x7 + c]; a70 += w0 * v; a71 += w1 * v; }
+    if (TP > 1u) { v = vec4<real>(x[x1 + c]); a10 += w0 * v; a11 += w1 * v; }
+    if (TP > 2u) { v = vec4<real>(x[x2 + c]); a20 += w0 * v; a21 += w1 * v; }
+    if (TP > 3u) { v = vec4<real>(x[x3 + c]); a30 += w0 * v; a31 += w1 * v; }
+    if (TP > 4u) { v = vec4<real>(x[x4 + c]); a40 += w0 * v; a41 += w1 * v; }
+    if (TP > 5u) { v = vec4<real>(x[x5 + c]); a50 += w0 * v; a51 += w1 * v; }
+    if (TP > 6u) { v = vec4<real>(x[x6 + c]); a60 += w0 * v; a61 += w1 * v; }
+    if (TP > 7u) { v = vec4<real>(x[x7 + c]); a70 += w0 * v; a71 += w1 * v; }
   }
 
   store(pixel0, pixels, quad0, a00);

@@ -146,7 +146,7 @@ export class GpuRenderer {
         if (step.elided) continue;
         const { op, ctx } = resolveStep(program, step, effect.weights);
         const variant = chooseVariant(op, ctx, tuning, device.features);
-        await pipelines.get(variant.kernel, op.struct, variant.overrides(ctx));
+        await pipelines.get(variant.kernel, op.struct, variant.overrides(ctx), variant.precision);
         await new Promise((r) => setTimeout(r, 0));
       }
     }

@@ -155,8 +155,10 @@ export interface TuneMeasurement {
   best: boolean;
   /** Re-measured with the full repeats as one of the shape's finalists (only these compete). */
   confirmed?: boolean;
-  /** Kernel + override constants: configurations with equal keys share one compiled pipeline. */
+  /** Kernel + precision + override constants: equal keys share one compiled pipeline. */
   pipeline?: string;
+  /** "f16" for an f16 variant, whose roofline is the f16 peak. */
+  precision?: "f16";
   /** Set when the variant failed to build or run here (then ms is Infinity). */
   error?: string;
 }
@@ -251,7 +253,11 @@ export async function autotune(
         const constants = Object.entries(chosen.overrides(singleCtx)).sort(([a], [b]) =>
           a < b ? -1 : 1
         );
-        row.pipeline = `${chosen.kernel}|${op.struct.name}|${JSON.stringify(constants)}`;
+        const precision = chosen.precision ?? "f32";
+        row.pipeline = [chosen.kernel, op.struct.name, precision, JSON.stringify(constants)].join(
+          "|",
+        );
+        if (chosen.precision === "f16") row.precision = "f16";
         try {
           const expected = swept ? `${config.variant}/wg${config.wg}` : config.variant;
           if (ran !== expected) throw new Error(`asked for ${expected}, the executor chose ${ran}`);

@@ -4,6 +4,7 @@
 
 import { DeviceLostError, type Gpu } from "./device.ts";
 import { BufferPool } from "./buffers.ts";
+import { halfBits } from "./half.ts";
 import { getOp } from "./ops/index.ts";
 import type { OpDef, Param, StepContext, TensorRef } from "./ops/types.ts";
 import { PipelineCache } from "./pipelines.ts";
@@ -83,7 +84,11 @@ export class GpuExecutor {
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     const slots = program.slots.map((bytes, i) => pool.acquire(bytes, usage, `slot${i}`));
     const owned: GPUBuffer[] = [];
-    const upload = (data: ArrayBuffer | Float32Array, use: GPUBufferUsageFlags, label: string) => {
+    const upload = (
+      data: ArrayBuffer | ArrayBufferView,
+      use: GPUBufferUsageFlags,
+      label: string,
+    ) => {
       const size = Math.max(16, Math.ceil(data.byteLength / 4) * 4);
       const buffer = device.createBuffer({ size, usage: use | GPUBufferUsage.COPY_DST, label });
       device.queue.writeBuffer(buffer, 0, data);
@@ -95,13 +100,19 @@ export class GpuExecutor {
     const pending = program.steps.filter((step) => !step.elided).map(async (step) => {
       const { op, ctx, params, label } = resolveStep(program, step, weights);
       const variant = chooseVariant(op, ctx, options.tuning, device.features);
-      const pipeline = await pipelines.get(variant.kernel, op.struct, variant.overrides(ctx));
+      const pipeline = await pipelines.get(
+        variant.kernel,
+        op.struct,
+        variant.overrides(ctx),
+        variant.precision,
+      );
       const inputs = Array.from({ length: op.gpuInputs }, (_, i) => {
         const id = step.inputs[i];
         return id === undefined ? dummy : slots[program.tensors[id].slot];
       });
+      const f16 = variant.precision === "f16";
       const packed = op.packParams(params, ctx).map((data, i) =>
-        upload(data, GPUBufferUsage.STORAGE, `${label}.${step.params[i]}`)
+        upload(f16 ? halfBits(data) : data, GPUBufferUsage.STORAGE, `${label}.${step.params[i]}`)
       );
       const output = slots[program.tensors[step.output].slot];
       const uniforms = upload(op.struct.pack(op.uniforms(ctx)), GPUBufferUsage.UNIFORM, label);

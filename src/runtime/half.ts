@@ -1,5 +1,6 @@
 // IEEE half precision, hand-written (not Float16Array, which browsers before Chrome 135 lack) so
-// every platform rounds the same.
+// every platform rounds the same: f16 weight files (src/graph/) and the packed parameters of the
+// f16 kernels.
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -35,4 +36,11 @@ export function f16BitsToF32(h: number): number {
   if (e === 0) return sign * m * 2 ** -24;
   if (e === 0x1f) return m ? NaN : sign * Infinity;
   return sign * (1024 + m) * 2 ** (e - 25);
+}
+
+/** Half bits of each value, padded to whole 32-bit words (the unit writeBuffer takes). */
+export function halfBits(data: ArrayLike<number>): Uint16Array {
+  const out = new Uint16Array(data.length + (data.length & 1));
+  for (let i = 0; i < data.length; i++) out[i] = f32ToF16Bits(data[i]);
+  return out;
 }

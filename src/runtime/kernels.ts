@@ -1,5 +1,5 @@
 // WGSL sources, imported as text so Deno and the browser bundle compile the very same bytes.
-// A kernel's final source is common.wgsl + its uniform struct + its own file.
+// A kernel's final source is the precision prelude + common.wgsl + its uniform struct + its own file.
 
 import common from "../../kernels/wgsl/common.wgsl" with { type: "text" };
 import conv2d from "../../kernels/wgsl/conv2d.wgsl" with { type: "text" };
@@ -55,9 +55,20 @@ export function registerKernels(more: Record<string, string>): void {
   }
 }
 
+/**
+ * Arithmetic precision of a kernel: kernels written against `real` (their packed parameters and
+ * accumulators) compile at either; activations stay f32 in memory.
+ */
+export type Precision = "f32" | "f16";
+
 /** Full WGSL text of a kernel, given the uniform struct it reads its parameters from. */
-export function kernelSource(name: string, params: UniformStruct<string>): string {
+export function kernelSource(
+  name: string,
+  params: UniformStruct<string>,
+  precision: Precision = "f32",
+): string {
   const file = files[name];
   if (file === undefined) throw new Error(`no WGSL kernel named "${name}"`);
-  return `${common}\n${params.wgsl}\n${file}`;
+  const prelude = precision === "f16" ? "enable f16;\nalias real = f16;" : "alias real = f32;";
+  return `${prelude}\n${common}\n${params.wgsl}\n${file}`;
 }

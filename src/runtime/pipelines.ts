@@ -1,7 +1,7 @@
 // Pipeline cache keyed by kernel + uniform struct + override constants: a pipeline is compiled
 // once (asynchronously, all at load) and never per dispatch.
 
-import { kernelSource } from "./kernels.ts";
+import { kernelSource, type Precision } from "./kernels.ts";
 import type { UniformStruct } from "./uniforms.ts";
 
 export class PipelineCache {
@@ -18,28 +18,29 @@ export class PipelineCache {
     kernel: string,
     struct: UniformStruct<string>,
     overrides: Record<string, number>,
+    precision: Precision = "f32",
   ): Promise<GPUComputePipeline> {
     const constants = Object.fromEntries(Object.entries(overrides).sort());
-    const key = `${kernel}|${struct.name}|${JSON.stringify(constants)}`;
+    const key = `${kernel}|${struct.name}|${precision}|${JSON.stringify(constants)}`;
     let pipeline = this.#pipelines.get(key);
     if (!pipeline) {
       pipeline = this.device.createComputePipelineAsync({
         label: key,
         layout: "auto",
-        compute: { module: this.#module(kernel, struct), entryPoint: "main", constants },
+        compute: { module: this.#module(kernel, struct, precision), entryPoint: "main", constants },
       });
       this.#pipelines.set(key, pipeline);
     }
     return pipeline;
   }
 
-  #module(kernel: string, struct: UniformStruct<string>): GPUShaderModule {
-    const key = `${kernel}|${struct.name}`;
+  #module(kernel: string, struct: UniformStruct<string>, precision: Precision): GPUShaderModule {
+    const key = `${kernel}|${struct.name}|${precision}`;
     let module = this.#modules.get(key);
     if (!module) {
       module = this.device.createShaderModule({
         label: kernel,
-        code: kernelSource(kernel, struct),
+        code: kernelSource(kernel, struct, precision),
       });
       this.#modules.set(key, module);
     }

@@ -1,7 +1,8 @@
-// IEEE half-precision conversion, against the platform's own Float16Array and Math.f16round.
+// IEEE half-precision conversion (f16 weight files, f16 kernels' packed parameters), against the
+// platform's own Float16Array and Math.f16round.
 
 import assert from "node:assert/strict";
-import { f16BitsToF32, f32ToF16Bits } from "../../src/runtime/half.ts";
+import { f16BitsToF32, f32ToF16Bits, halfBits } from "../../src/runtime/half.ts";
 
 Deno.test("f16 decode matches Float16Array for all 65536 bit patterns", () => {
   const ref = new Float16Array(new Uint16Array(Array.from({ length: 65536 }, (_, i) => i)).buffer);
@@ -47,4 +48,9 @@ Deno.test("f16 encode: every half round trips; round-to-nearest-even edge cases"
     if (Number.isNaN(want)) assert.ok(Number.isNaN(got));
     else assert.ok(Object.is(got, want), `${v}: ${got} vs ${want}`);
   }
+});
+
+Deno.test("halfBits pads to whole 32-bit words, which writeBuffer needs", () => {
+  assert.deepEqual([...halfBits([1, -2, 0.5])], [0x3c00, 0xc000, 0x3800, 0]);
+  assert.deepEqual([...halfBits([1, 2])], [0x3c00, 0x4000]);
 });

@@ -22,7 +22,7 @@ import {
 import { autotune, sharePipelines } from "../../src/runtime/autotune.ts";
 import { randomArray, rng } from "../../src/graph/random.ts";
 import { needs, requireWebGpu } from "../support/env.ts";
-import { maxAbsDiff, testGpu } from "../support/gpu.ts";
+import { maxAbsDiff, testGpu, tolerance } from "../support/gpu.ts";
 import { OP_CASES } from "./op_cases.ts";
 
 const ref = (shape: Shape) => ({ shape, layout: denseLayout(shape) });
@@ -184,7 +184,8 @@ Deno.test(needs(webGpu, {
           const [actual] = await executor.run(inputs);
           executor.dispose();
           const diff = maxAbsDiff(actual, expected);
-          assert.ok(diff <= 2e-5, `case ${index} ${variant.name} wg ${wg}: max diff ${diff}`);
+          const limit = tolerance(variant.precision, expected);
+          assert.ok(diff <= limit, `case ${index} ${variant.name} wg ${wg}: max diff ${diff}`);
         }
       }
     }

@@ -10,6 +10,7 @@ import { type HostTensor, hostTensor, pad4, type Shape } from "../tensor.ts";
 import { uniformStruct } from "../uniforms.ts";
 import {
   type GpuVariant,
+  inF16,
   type OpDef,
   type Param,
   type StepContext,
@@ -302,8 +303,13 @@ export const conv2d: OpDef<ConvAttrs> = {
     pointwiseReg(8, 2),
     pointwiseReg(4, 2),
     pointwiseReg(4, 1),
+    // f16 arithmetic where the device has shader-f16, for GPUs with double-rate f16 (unmeasured
+    // here: lavapipe runs these at half its f32 speed, so the tuner keeps f32 there).
+    inF16(pointwiseReg(8, 2)),
+    inF16(pointwiseReg(4, 2)),
     convReg(8, 2),
     convReg(4, 1),
+    inF16(convReg(8, 2)),
     {
       name: "direct",
       kernel: "conv2d",

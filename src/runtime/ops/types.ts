@@ -2,6 +2,7 @@
 // their dispatch. Every executor and test goes through these rows, so an op is defined in one place.
 
 import type { HostTensor, Layout, Shape } from "../tensor.ts";
+import type { Precision } from "../kernels.ts";
 import type { UniformStruct } from "../uniforms.ts";
 
 /** A tensor as a step sees it: logical shape plus where it lives in its GPU buffer. */
@@ -34,6 +35,8 @@ export interface GpuVariant<A> {
    * it, and executors only pick it, on devices that have them; otherwise an f32 variant runs.
    */
   requires?: readonly GPUFeatureName[];
+  /** "f16": the kernel computes in f16 and its packed parameters are stored as f16 (see inF16). */
+  precision?: Precision;
   /** WGSL override constants: specialisation without string templating. */
   overrides(ctx: StepContext<A>): Record<string, number>;
   workgroups(ctx: StepContext<A>): [number, number, number];
@@ -55,6 +58,19 @@ export interface OpDef<A = Record<string, unknown>> {
   variants: GpuVariant<A>[];
   /** Floating-point operations (a multiply-add counts 2) and bytes moved, for the bench. */
   cost(ctx: StepContext<A>): { flops: number; bytes: number };
+}
+
+/**
+ * The variant computing in f16, for devices with shader-f16: its kernel must be written against
+ * `real` (kernels/wgsl/README.md). Activations stay f32 in memory, so it mixes freely with f32 steps.
+ */
+export function inF16<A>(variant: GpuVariant<A>): GpuVariant<A> {
+  return {
+    ...variant,
+    name: `${variant.name}_f16`,
+    precision: "f16",
+    requires: [...variant.requires ?? [], "shader-f16"],
+  };
 }
 
 /** Splits a 1-D thread count over x and y, since one dispatch dimension stops at 65535. */
