@@ -1,10 +1,10 @@
 // Depthwise 3×3 convolution, register-blocked: one invocation computes TX neighbouring output
-// pixels along x (TX ≤ 8 at stride 1, ≤ 4 at stride 2: at most 10 input columns) × TY output
-// rows (1, or 2 at stride 1) × 4 channels. Each input row segment is loaded once and shared by
-// every window of the block that overlaps it: (TX-1)·STRIDE + 3 loads per row instead of 3·TX;
-// with two output rows, 4 input rows serve both instead of 3 each (measured on llvmpipe: 10-22 %
-// faster than one row). The 9 taps are loaded once per invocation. No workgroup memory, so
-// software adapters run it well. Same packing, uniforms and epilogue as depthwise.wgsl.
+// pixels along x (TX ≤ 8 at stride 1, ≤ 4 at stride 2: at most 10 input columns) × TY (1 or 2)
+// output rows × 4 channels. Each input row segment is loaded once and shared by every window of
+// the block that overlaps it: (TX-1)·STRIDE + 3 loads per row instead of 3·TX; with two output
+// rows, 3 + STRIDE input rows serve both instead of 3 each (measured on llvmpipe: 10-23 % faster
+// than one row). The 9 taps are loaded once per invocation. No workgroup memory, so software
+// adapters run it well. Same packing, uniforms and epilogue as depthwise.wgsl.
 //
 // The block is spelled out as named variables guarded by the TX/TY/STRIDE overrides, not arrays
 // indexed by loops: measured on llvmpipe, the array form stays in memory and runs 2.5× slower.
@@ -19,7 +19,7 @@
 override WG: u32 = 64u;
 override STRIDE: u32 = 1u; // 1 or 2
 override TX: u32 = 8u; // output pixels per invocation: 1..8 at stride 1, 1..4 at stride 2
-override TY: u32 = 1u; // output rows per invocation: 1, or 2 at stride 1
+override TY: u32 = 1u; // output rows per invocation: 1 or 2
 override HAS_RESIDUAL: bool = false;
 
 /** Input column `ix` of one row, channel quad q; columns outside the image are the zero padding. */
@@ -139,17 +139,18 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if (span > 7u) { c.p7 = column(row, ix0 + 7, q); }
     if (span > 8u) { c8 = column(row, ix0 + 8, q); }
     if (span > 9u) { c9 = column(row, ix0 + 9, q); }
-    // Output row oy0 takes this input row with tap row r; row oy0 + 1 with tap row r - 1.
+    // Output row oy0 takes this input row with tap row r; row oy0 + 1 with tap row r - STRIDE.
     if (r < 3u) {
       let u0 = select(select(w20, w10, r == 1u), w00, r == 0u);
       let u1 = select(select(w21, w11, r == 1u), w01, r == 0u);
       let u2 = select(select(w22, w12, r == 1u), w02, r == 0u);
       a = addTaps(a, c, c8, c9, u0, u1, u2);
     }
-    if (TY > 1u && r > 0u) {
-      let v0 = select(select(w20, w10, r == 2u), w00, r == 1u);
-      let v1 = select(select(w21, w11, r == 2u), w01, r == 1u);
-      let v2 = select(select(w22, w12, r == 2u), w02, r == 1u);
+    if (TY > 1u && r >= STRIDE) {
+      let t = r - STRIDE;
+      let v0 = select(select(w20, w10, t == 1u), w00, t == 0u);
+      let v1 = select(select(w21, w11, t == 1u), w01, t == 0u);
+      let v2 = select(select(w22, w12, t == 1u), w02, t == 0u);
       d = addTaps(d, c, c8, c9, v0, v1, v2);
     }
   }
