@@ -21,7 +21,7 @@ override K: u32 = 3u;
 override STRIDE: u32 = 1u;
 override TX: u32 = 8u; // output pixels along x per invocation, 1..8
 override TQ: u32 = 2u; // output quads per invocation, 1..2
-override HAS_RESIDUAL: bool = false;
+override RESIDUAL: u32 = 0u; // 0 none, 1 add res, 2 add res where p.residual is 1
 
 /** Where input column `ix` of a row starts; columns outside the image read a clamped address. */
 fn columnAt(row: u32, ix: i32) -> u32 {
@@ -42,7 +42,9 @@ fn store(rowPixel: u32, ox: u32, q: u32, acc: vec4<real>) {
   if (ox >= p.outW || q >= p.outQ) { return; }
   let pixel = rowPixel + ox;
   var out = activate(clamp(vec4<f32>(acc), vec4<f32>(p.lo), vec4<f32>(p.hi)), p.alpha);
-  if (HAS_RESIDUAL) { out += res[pixel * p.resStride + p.resOffset + q]; }
+  if (RESIDUAL == 1u || (RESIDUAL == 2u && p.residual == 1u)) {
+    out += res[pixel * p.resStride + p.resOffset + q];
+  }
   y[pixel * p.outStride + p.outOffset + q] = out;
 }
 

@@ -13,7 +13,7 @@
 override WG: u32 = 64u;
 override K: u32 = 3u;
 override STRIDE: u32 = 1u;
-override HAS_RESIDUAL: bool = false;
+override RESIDUAL: u32 = 0u; // 0 none, 1 add res, 2 add res where p.residual is 1
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -37,6 +37,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
   }
   acc = activate(clamp(acc, vec4<f32>(p.lo), vec4<f32>(p.hi)), p.alpha);
-  if (HAS_RESIDUAL) { acc += res[pixel * p.resStride + p.resOffset + q]; }
+  if (RESIDUAL == 1u || (RESIDUAL == 2u && p.residual == 1u)) {
+    acc += res[pixel * p.resStride + p.resOffset + q];
+  }
   y[pixel * p.outStride + p.outOffset + q] = acc;
 }

@@ -20,7 +20,7 @@ override WG: u32 = 64u;
 override STRIDE: u32 = 1u; // 1 or 2
 override TX: u32 = 8u; // output pixels per invocation: 1..8 at stride 1, 1..4 at stride 2
 override TY: u32 = 1u; // output rows per invocation: 1 or 2
-override HAS_RESIDUAL: bool = false;
+override RESIDUAL: u32 = 0u; // 0 none, 1 add res, 2 add res where p.residual is 1
 
 /** Input column `ix` of one row, channel quad q; columns outside the image are the zero padding. */
 fn column(row: u32, ix: i32, q: u32) -> vec4<f32> {
@@ -31,7 +31,9 @@ fn column(row: u32, ix: i32, q: u32) -> vec4<f32> {
 
 fn store(pixel: u32, q: u32, acc: vec4<f32>) {
   var out = activate(clamp(acc, vec4<f32>(p.lo), vec4<f32>(p.hi)), p.alpha);
-  if (HAS_RESIDUAL) { out += res[pixel * p.resStride + p.resOffset + q]; }
+  if (RESIDUAL == 1u || (RESIDUAL == 2u && p.residual == 1u)) {
+    out += res[pixel * p.resStride + p.resOffset + q];
+  }
   y[pixel * p.outStride + p.outOffset + q] = out;
 }
 

@@ -19,13 +19,15 @@
 override WG: u32 = 64u;
 override TP: u32 = 8u; // pixels per invocation, 1..8
 override TQ: u32 = 2u; // output quads per invocation, 1..2
-override HAS_RESIDUAL: bool = false;
+override RESIDUAL: u32 = 0u; // 0 none, 1 add res, 2 add res where p.residual is 1
 
 /** Epilogue for one pixel × quad of the tile; tail pixels and quads are not stored. */
 fn store(pixel: u32, pixels: u32, q: u32, acc: vec4<real>) {
   if (pixel >= pixels || q >= p.outQ) { return; }
   var out = activate(clamp(vec4<f32>(acc), vec4<f32>(p.lo), vec4<f32>(p.hi)), p.alpha);
-  if (HAS_RESIDUAL) { out += res[pixel * p.resStride + p.resOffset + q]; }
+  if (RESIDUAL == 1u || (RESIDUAL == 2u && p.residual == 1u)) {
+    out += res[pixel * p.resStride + p.resOffset + q];
+  }
   y[pixel * p.outStride + p.outOffset + q] = out;
 }
 

@@ -11,7 +11,7 @@
 @group(0) @binding(4) var<storage, read_write> y: array<vec4<f32>>;
 @group(0) @binding(5) var<uniform> p: ConvParams;
 
-override HAS_RESIDUAL: bool = false;
+override RESIDUAL: u32 = 0u; // 0 none, 1 add res, 2 add res where p.residual is 1
 
 // A fixed tile (not overrides), so the workgroup arrays below have constant sizes.
 const WG = 64u;
@@ -90,7 +90,9 @@ fn main(
       let q = quad0 + lq + j;
       if (q >= p.outQ) { break; }
       var out = activate(clamp(acc[r * PER_Q + j], vec4<f32>(p.lo), vec4<f32>(p.hi)), p.alpha);
-      if (HAS_RESIDUAL) { out += res[pixel * p.resStride + p.resOffset + q]; }
+      if (RESIDUAL == 1u || (RESIDUAL == 2u && p.residual == 1u)) {
+        out += res[pixel * p.resStride + p.resOffset + q];
+      }
       y[pixel * p.outStride + p.outOffset + q] = out;
     }
   }

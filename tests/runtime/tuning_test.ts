@@ -1,9 +1,15 @@
 // Tuning tables: exact and nearest-shape lookups, workgroup-size overrides, feature-gated variants
 // with their f32 fallback, loading per adapter with shipped software defaults, and (on WebGPU) that
-// every kernel computes the same result at any tuned workgroup size, and that the autotuner runs.
+// every kernel computes the same result at any tuned workgroup size, that the autotuner runs, and
+// that run-time residual variants save pipelines.
 
 import assert from "node:assert/strict";
-import { CpuExecutor, GpuExecutor, singleStepProgram } from "../../src/runtime/executor.ts";
+import {
+  CpuExecutor,
+  GpuExecutor,
+  resolveStep,
+  singleStepProgram,
+} from "../../src/runtime/executor.ts";
 import { getOp } from "../../src/runtime/ops/index.ts";
 import type { GpuVariant, OpDef, Param } from "../../src/runtime/ops/types.ts";
 import { denseLayout, hostTensor, type Shape } from "../../src/runtime/tensor.ts";
@@ -21,7 +27,12 @@ import {
 } from "../../src/runtime/tuning.ts";
 import { autotune, sharePipelines } from "../../src/runtime/autotune.ts";
 import { randomArray, rng } from "../../src/graph/random.ts";
+import { plan } from "../../src/graph/planner.ts";
+import { buildStudent } from "../../src/graph/student.ts";
+import { initWeights } from "../../src/graph/weights.ts";
+import { PipelineCache } from "../../src/runtime/pipelines.ts";
 import { needs, requireWebGpu } from "../support/env.ts";
+import { TINY_STUDENT } from "../support/students.ts";
 import { maxAbsDiff, testGpu, tolerance } from "../support/gpu.ts";
 import { OP_CASES } from "./op_cases.ts";
 
@@ -241,5 +252,51 @@ Deno.test(needs(webGpu, {
     const fastest = Math.min(...measurements.map((m) => m.ms));
     assert.equal(best.ms, fastest);
     assert.ok(best.pipeline?.startsWith("pointwise") || best.pipeline?.startsWith("conv2d"));
+  },
+}));
+
+Deno.test(needs(webGpu, {
+  name:
+    "a run-time residual variant serves pointwise layers with and without one from one pipeline",
+  async fn() {
+    const gpu = await testGpu();
+    const graph = buildStudent(TINY_STUDENT);
+    const { program } = plan(graph);
+    const weights = initWeights(graph, 3);
+    const x = hostTensor([1, 128, 128, 3], randomArray(rng(5), 128 * 128 * 3));
+    const [expected] = new CpuExecutor(program, weights).run([x]);
+    // Every pointwise step runs `variant` with one workgroup size; the rest keep their defaults.
+    const tuningFor = (variant: string): Tuning => {
+      const choices: Tuning["choices"] = {};
+      for (const step of program.steps.filter((s) => !s.elided)) {
+        const { op, ctx } = resolveStep(program, step, weights);
+        const { k } = ctx.attrs as { k: number };
+        if (op.name === "conv2d" && k === 1) choices[stepKey(op, ctx)] = { variant, wg: 64 };
+      }
+      return { adapter: gpu.key, choices };
+    };
+    const run = async (variant: string) => {
+      const pipelines = new PipelineCache(gpu.device);
+      const tuning = tuningFor(variant);
+      const executor = await GpuExecutor.create(gpu, program, weights, { tuning, pipelines });
+      const [y] = await executor.run([x]);
+      executor.dispose();
+      assert.ok(maxAbsDiff(y, expected) <= 1e-3, `${variant}: max diff ${maxAbsDiff(y, expected)}`);
+      return pipelines.size;
+    };
+    // Pointwise configurations (tile, workgroup) that occur both with and without a residual: the
+    // static variant compiles each twice.
+    const residuals = new Map<string, Set<number>>();
+    const tuning = tuningFor("pw_reg_8x2");
+    for (const step of program.steps.filter((s) => !s.elided)) {
+      const { op, ctx } = resolveStep(program, step, weights);
+      if (!tuning.choices[stepKey(op, ctx)]) continue;
+      const { RESIDUAL, ...rest } = chooseVariant(op, ctx, tuning).overrides(ctx);
+      const key = JSON.stringify(rest);
+      residuals.set(key, new Set([...residuals.get(key) ?? [], RESIDUAL]));
+    }
+    const both = [...residuals.values()].filter((r) => r.size === 2).length;
+    assert.ok(both > 0, "the student has no pointwise shape both with and without a residual");
+    assert.equal(await run("pw_reg_8x2_anyres"), await run("pw_reg_8x2") - both);
   },
 }));

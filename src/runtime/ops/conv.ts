@@ -48,6 +48,8 @@ export const ConvParams = uniformStruct("ConvParams", {
   outOffset: "u32",
   resStride: "u32",
   resOffset: "u32",
+  /** 1 when the step adds a residual input (read by RESIDUAL = 2 pipelines, see epilogue). */
+  residual: "u32",
   pad: "u32",
   /** Clamp bounds of the epilogue (see epilogueOverrides). */
   lo: "f32",
@@ -115,6 +117,7 @@ function convUniforms(ctx: StepContext<Window>) {
     outOffset: y.layout.channelOffset / 4,
     resStride: res ? res.layout.pixelStride / 4 : 0,
     resOffset: res ? res.layout.channelOffset / 4 : 0,
+    residual: res ? 1 : 0,
     pad: ctx.attrs.pad,
     ...clampBounds(ctx.attrs.act),
     alpha: ctx.attrs.alpha ?? 0.01,
@@ -133,12 +136,27 @@ const outQuads = (ctx: StepContext<Window>) => quads(ctx.output.shape[3]);
  * the clamp alone, with bounds from the uniforms, so one pipeline serves all their layers: every
  * distinct pipeline is one more shader compile at load (~0.1 s on SwiftShader). The other
  * activations specialise the pipeline through ACT (a run-time switch over all of them, tried,
- * made the student 25 % slower on llvmpipe at 128²).
+ * made the student 25 % slower on llvmpipe at 128²). The residual is specialised too (RESIDUAL 0
+ * or 1), except in residualAtRunTime variants.
  */
 const epilogueOverrides = (ctx: StepContext<Window>) => ({
   ACT: ctx.attrs.act in CLAMPS ? 0 : activationId(ctx.attrs.act),
-  HAS_RESIDUAL: ctx.inputs.length > 1 ? 1 : 0,
+  RESIDUAL: ctx.inputs.length > 1 ? 1 : 0,
 });
+
+/**
+ * The variant with its residual add switched by the `residual` uniform (RESIDUAL = 2), so one
+ * pipeline serves layers with and without a residual: one shader compile fewer at load (0.12-0.17
+ * s for pointwise_reg on SwiftShader) for a branch per output. The tuner's pipeline sharing takes
+ * it where it stays within its margin of the fastest.
+ */
+function residualAtRunTime(variant: GpuVariant<ConvAttrs>): GpuVariant<ConvAttrs> {
+  return {
+    ...variant,
+    name: `${variant.name}_anyres`,
+    overrides: (ctx) => ({ ...variant.overrides(ctx), RESIDUAL: 2 }),
+  };
+}
 
 const F32_MAX = 3.4028234663852886e38;
 const CLAMPS: Partial<Record<Activation, { lo: number; hi: number }>> = {
@@ -303,12 +321,14 @@ export const conv2d: OpDef<ConvAttrs> = {
     pointwiseReg(8, 2),
     pointwiseReg(4, 2),
     pointwiseReg(4, 1),
+    residualAtRunTime(pointwiseReg(8, 2)),
     // f16 arithmetic where the device has shader-f16, for GPUs with double-rate f16 (unmeasured
     // here: lavapipe runs these at half its f32 speed, so the tuner keeps f32 there).
     inF16(pointwiseReg(8, 2)),
     inF16(pointwiseReg(4, 2)),
     convReg(8, 2),
     convReg(4, 1),
+    residualAtRunTime(convReg(8, 2)),
     inF16(convReg(8, 2)),
     {
       name: "direct",
