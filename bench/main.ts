@@ -15,6 +15,7 @@ import { GpuExecutor, resolveStep, singleStepProgram } from "../src/runtime/exec
 import { hostTensor } from "../src/runtime/tensor.ts";
 import {
   autotune,
+  COMPILE_FRAMES,
   median,
   submitLatency,
   timeReplays,
@@ -149,19 +150,22 @@ const withRoof = (m: Parameters<typeof efficiency>[1]) => {
 const ops = measurements.map((m) => ({ ...m, ...withRoof(m) }));
 if (ops.length) {
   console.log(
-    `\n${pad("op", 30)}${pad("shape", 36)}${pad("variant", 14)}${pad("wg", 5)}` +
-      `      ms  GFLOP/s     GB/s  roof%`,
+    `\n${pad("op", 30)}${pad("shape", 36)}${pad("variant", 20)}${pad("wg", 5)}` +
+      `      ms  GFLOP/s     GB/s  roof%  compile ms`,
   );
   for (const r of ops) {
     console.log(
       `${pad(r.label.slice(0, 29), 30)}${pad(r.shape.slice(0, 35), 36)}${
-        pad(r.variant + (r.best ? " *" : ""), 14)
+        pad(r.variant + (r.best ? " *" : ""), 20)
       }${pad(r.wg ?? "", 5)}${num(r.ms, 3)} ${num(r.gflops)} ${num(r.gbps)} ${
         num(r.percent, 0, 6)
-      }`,
+      } ${num(r.compileMs ?? NaN, 0, 11)}`,
     );
   }
-  console.log(`(* chosen; roof% = achieved / roofline-attainable at the kernel's intensity)\n`);
+  console.log(
+    `(* chosen; roof% = achieved / roofline-attainable at the kernel's intensity; compile ms: ` +
+      `its pipeline's, weighed over ${COMPILE_FRAMES} frames)\n`,
+  );
 }
 
 // ---- the whole student --------------------------------------------------------------------------
