@@ -304,7 +304,8 @@ if (args.peers) {
         roofline: tuned.roofline,
         tuningFile: `tuning/${tuned.key}.json`,
         tuneSeconds: (performance.now() - t0) / 1000,
-        ops: tuned.measurements.filter((m) => m.best).map((m) => ({
+        // Every configuration timed (best: chosen), as for Deno's adapter.
+        ops: tuned.measurements.map((m) => ({
           ...m,
           ...(tuned.roofline ? efficiency(tuned.roofline, m) : {}),
         })),
@@ -471,6 +472,8 @@ if (args.json) {
       best: r.best,
       roofPercent: r.percent,
       bound: r.bound,
+      pipeline: r.pipeline,
+      compileMs: r.compileMs,
       ...(r.error ? { error: r.error } : {}),
     })),
     model,

@@ -130,8 +130,9 @@ export interface AutotuneOptions {
   minSampleMs?: number;
   /**
    * Cold-start-aware choice: any configuration within this fraction of a shape's fastest (default
-   * 0.1) may stand in for it, and the table weighs each distinct pipeline's measured compile time
-   * against per-frame speed (see sharePipelines): each one is a shader compile at load.
+   * 0.25) may stand in for it, and the table weighs each distinct pipeline's measured compile time
+   * against per-frame speed (see sharePipelines): each one is a shader compile at load. The
+   * fraction only bounds the trade; small shapes lose little in absolute time by sharing.
    */
   shareWithin?: number;
   /** Frames a compile is spread over when weighed against speed (default COMPILE_FRAMES). */
@@ -336,7 +337,7 @@ export async function autotune(
   options.progress?.("");
 
   for (
-    const [key, pick] of sharePipelines(ran, options.shareWithin ?? 0.1, options.compileFrames)
+    const [key, pick] of sharePipelines(ran, options.shareWithin ?? 0.25, options.compileFrames)
   ) {
     for (const m of measurements) if (m.key === key) m.best = m === pick;
     choices[key] = {

@@ -271,10 +271,10 @@ Deno.test(needs(webGpu, {
     assert.ok(measurements.some((m) => m.wg === 32), "no workgroup sweep");
     assert.equal(measurements.filter((m) => m.best).length, 1);
     const best = measurements.find((m) => m.best)!;
-    // Within the default 10 % of the fastest (finalists carry their confirmed times), the choice
+    // Within the default 25 % of the fastest (finalists carry their confirmed times), the choice
     // may favour a pipeline that compiles faster; every timed pipeline has its compile time.
     const fastest = Math.min(...measurements.map((m) => m.ms));
-    assert.ok(best.ms <= fastest * 1.1, `chose ${best.ms} ms, fastest ${fastest} ms`);
+    assert.ok(best.ms <= fastest * 1.25, `chose ${best.ms} ms, fastest ${fastest} ms`);
     assert.ok(best.pipeline?.startsWith("pointwise") || best.pipeline?.startsWith("conv2d"));
     for (const m of measurements.filter((m) => Number.isFinite(m.ms))) {
       assert.ok(m.compileMs! > 0, `${m.variant}: no compile time`);
