@@ -15,7 +15,6 @@ import { GpuExecutor, resolveStep, singleStepProgram } from "../src/runtime/exec
 import { hostTensor } from "../src/runtime/tensor.ts";
 import {
   autotune,
-  COMPILE_FRAMES,
   median,
   submitLatency,
   timeReplays,
@@ -150,22 +149,19 @@ const withRoof = (m: Parameters<typeof efficiency>[1]) => {
 const ops = measurements.map((m) => ({ ...m, ...withRoof(m) }));
 if (ops.length) {
   console.log(
-    `\n${pad("op", 30)}${pad("shape", 36)}${pad("variant", 20)}${pad("wg", 5)}` +
-      `      ms  GFLOP/s     GB/s  roof%  compile ms`,
+    `\n${pad("op", 30)}${pad("shape", 36)}${pad("variant", 14)}${pad("wg", 5)}` +
+      `      ms  GFLOP/s     GB/s  roof%`,
   );
   for (const r of ops) {
     console.log(
       `${pad(r.label.slice(0, 29), 30)}${pad(r.shape.slice(0, 35), 36)}${
-        pad(r.variant + (r.best ? " *" : ""), 20)
+        pad(r.variant + (r.best ? " *" : ""), 14)
       }${pad(r.wg ?? "", 5)}${num(r.ms, 3)} ${num(r.gflops)} ${num(r.gbps)} ${
         num(r.percent, 0, 6)
-      } ${num(r.compileMs ?? NaN, 0, 11)}`,
+      }`,
     );
   }
-  console.log(
-    `(* chosen; roof% = achieved / roofline-attainable at the kernel's intensity; compile ms: ` +
-      `its pipeline's, weighed over ${COMPILE_FRAMES} frames)\n`,
-  );
+  console.log(`(* chosen; roof% = achieved / roofline-attainable at the kernel's intensity)\n`);
 }
 
 // ---- the whole student --------------------------------------------------------------------------
@@ -304,8 +300,7 @@ if (args.peers) {
         roofline: tuned.roofline,
         tuningFile: `tuning/${tuned.key}.json`,
         tuneSeconds: (performance.now() - t0) / 1000,
-        // Every configuration timed (best: chosen), as for Deno's adapter.
-        ops: tuned.measurements.map((m) => ({
+        ops: tuned.measurements.filter((m) => m.best).map((m) => ({
           ...m,
           ...(tuned.roofline ? efficiency(tuned.roofline, m) : {}),
         })),
@@ -472,8 +467,6 @@ if (args.json) {
       best: r.best,
       roofPercent: r.percent,
       bound: r.bound,
-      pipeline: r.pipeline,
-      compileMs: r.compileMs,
       ...(r.error ? { error: r.error } : {}),
     })),
     model,

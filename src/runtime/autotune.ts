@@ -130,13 +130,10 @@ export interface AutotuneOptions {
   minSampleMs?: number;
   /**
    * Cold-start-aware choice: any configuration within this fraction of a shape's fastest (default
-   * 0.25) may stand in for it, and the table weighs each distinct pipeline's measured compile time
-   * against per-frame speed (see sharePipelines): each one is a shader compile at load. The
-   * fraction only bounds the trade; small shapes lose little in absolute time by sharing.
+   * 0.1) may stand in for it, and the table takes the fewest distinct pipelines that cover every
+   * shape (see sharePipelines), since each one is a shader compile at load (~0.1 s on SwiftShader).
    */
   shareWithin?: number;
-  /** Frames a compile is spread over when weighed against speed (default COMPILE_FRAMES). */
-  compileFrames?: number;
   progress?: (text: string) => void;
   pipelines?: PipelineCache;
 }
@@ -160,8 +157,6 @@ export interface TuneMeasurement {
   confirmed?: boolean;
   /** Kernel + precision + override constants: equal keys share one compiled pipeline. */
   pipeline?: string;
-  /** How long that pipeline took to compile here. */
-  compileMs?: number;
   /** "f16" for an f16 variant, whose roofline is the f16 peak. */
   precision?: "f16";
   /** Set when the variant failed to build or run here (then ms is Infinity). */
@@ -186,15 +181,6 @@ export async function autotune(
   const maxWg = Math.min(limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
   const sizes = (options.workgroupSizes ?? [16, 32, 64, 128, 256]).filter((s) => s <= maxWg);
   const pipelines = options.pipelines ?? new PipelineCache(device);
-  // A device's first compile also pays the compiler's start-up: a trivial pipeline takes it, so
-  // the compile times weighed below are the kernels' own.
-  await device.createComputePipelineAsync({
-    layout: "auto",
-    compute: {
-      module: device.createShaderModule({ code: "@compute @workgroup_size(1) fn main() {}" }),
-      entryPoint: "main",
-    },
-  });
   const latencyMs = await submitLatency(device);
   const search = {
     repeats: options.searchRepeats ?? 3,
@@ -264,9 +250,13 @@ export async function autotune(
         const executor = await GpuExecutor.create(gpu, single, weights, { pipelines, tuning });
         const ran = executor.variants[0].variant;
         const chosen = chooseVariant(op, singleCtx, tuning, device.features);
-        const overrides = chosen.overrides(singleCtx);
-        row.pipeline = PipelineCache.key(chosen.kernel, op.struct, overrides, chosen.precision);
-        row.compileMs = pipelines.compileMs.get(row.pipeline);
+        const constants = Object.entries(chosen.overrides(singleCtx)).sort(([a], [b]) =>
+          a < b ? -1 : 1
+        );
+        const precision = chosen.precision ?? "f32";
+        row.pipeline = [chosen.kernel, op.struct.name, precision, JSON.stringify(constants)].join(
+          "|",
+        );
         if (chosen.precision === "f16") row.precision = "f16";
         try {
           const expected = swept ? `${config.variant}/wg${config.wg}` : config.variant;
@@ -336,9 +326,7 @@ export async function autotune(
   }
   options.progress?.("");
 
-  for (
-    const [key, pick] of sharePipelines(ran, options.shareWithin ?? 0.25, options.compileFrames)
-  ) {
+  for (const [key, pick] of sharePipelines(ran, options.shareWithin ?? 0.1)) {
     for (const m of measurements) if (m.key === key) m.best = m === pick;
     choices[key] = {
       variant: pick.variant,
@@ -351,33 +339,22 @@ export async function autotune(
   return { tuning: { adapter: gpu.key, source: "measured", choices }, measurements };
 }
 
-/** Frames over which a pipeline's compile time is weighed against per-frame speed (~3 s at 30 fps). */
-export const COMPILE_FRAMES = 100;
-
 /**
- * Picks one configuration per shape, weighing load against speed: each distinct pipeline is one
- * shader compile at load, so its compile time counts as if spread over the first `frames` frames.
- * Any configuration within `within` of its shape's fastest qualifies, and a greedy weighted set
- * cover takes, again and again, the pipeline with the least cost per uncovered shape it qualifies
- * for: its compile time / frames plus what those shapes lose against their fastest (`compileMs`
- * absent counts as 0). Each of those shapes runs its fastest configuration of that pipeline, so
- * none is slower than (1 + within) × its fastest.
+ * Picks one configuration per shape so that the table needs few distinct pipelines: any
+ * configuration within `within` of its shape's fastest qualifies, and a greedy set cover takes,
+ * again and again, the pipeline that the most uncovered shapes qualify for (ties: the least total
+ * time), each of those shapes running its fastest configuration of it. No shape is slower than
+ * (1 + within) × its fastest.
  */
-export function sharePipelines<Row extends { ms: number; pipeline?: string; compileMs?: number }>(
+export function sharePipelines<Row extends { ms: number; pipeline?: string }>(
   candidates: Map<string, Row[]>,
   within: number,
-  frames = COMPILE_FRAMES,
 ): Map<string, Row> {
   const qualifying = new Map<string, Row[]>();
-  const fastest = new Map<string, number>();
-  const compileMs = new Map<string | undefined, number>();
   for (const [key, rows] of candidates) {
     const ok = rows.filter((r) => Number.isFinite(r.ms));
-    fastest.set(key, Math.min(...ok.map((r) => r.ms)));
-    qualifying.set(key, ok.filter((r) => r.ms <= fastest.get(key)! * (1 + within)));
-    for (const r of ok) {
-      compileMs.set(r.pipeline, Math.max(compileMs.get(r.pipeline) ?? 0, r.compileMs ?? 0));
-    }
+    const fastest = Math.min(...ok.map((r) => r.ms));
+    qualifying.set(key, ok.filter((r) => r.ms <= fastest * (1 + within)));
   }
   const picks = new Map<string, Row>();
   const fastestOn = (key: string, pipeline: string | undefined) =>
@@ -385,20 +362,15 @@ export function sharePipelines<Row extends { ms: number; pipeline?: string; comp
       .reduce<Row | undefined>((a, b) => (a && a.ms <= b.ms ? a : b), undefined);
   const uncovered = new Set([...qualifying.keys()].filter((k) => qualifying.get(k)!.length));
   while (uncovered.size) {
-    const score = new Map<string | undefined, { shapes: number; cost: number }>();
+    const score = new Map<string | undefined, { shapes: number; ms: number }>();
     for (const key of uncovered) {
       for (const pipeline of new Set(qualifying.get(key)!.map((r) => r.pipeline))) {
-        const s = score.get(pipeline) ?? { shapes: 0, cost: compileMs.get(pipeline)! / frames };
-        const loss = fastestOn(key, pipeline)!.ms - fastest.get(key)!;
-        score.set(pipeline, { shapes: s.shapes + 1, cost: s.cost + loss });
+        const s = score.get(pipeline) ?? { shapes: 0, ms: 0 };
+        score.set(pipeline, { shapes: s.shapes + 1, ms: s.ms + fastestOn(key, pipeline)!.ms });
       }
     }
-    const perShape = ({ shapes, cost }: { shapes: number; cost: number }) => cost / shapes;
     const [pipeline] = [...score].reduce((a, b) =>
-      perShape(b[1]) < perShape(a[1]) ||
-        (perShape(b[1]) === perShape(a[1]) && b[1].shapes > a[1].shapes)
-        ? b
-        : a
+      b[1].shapes > a[1].shapes || (b[1].shapes === a[1].shapes && b[1].ms < a[1].ms) ? b : a
     );
     for (const key of [...uncovered]) {
       const row = fastestOn(key, pipeline);

@@ -1,5 +1,5 @@
-// Pipeline cache keyed by kernel + uniform struct + precision + override constants: a pipeline is
-// compiled once (asynchronously, all at load) and never per dispatch.
+// Pipeline cache keyed by kernel + uniform struct + override constants: a pipeline is compiled
+// once (asynchronously, all at load) and never per dispatch.
 
 import { kernelSource, type Precision } from "./kernels.ts";
 import type { UniformStruct } from "./uniforms.ts";
@@ -7,21 +7,8 @@ import type { UniformStruct } from "./uniforms.ts";
 export class PipelineCache {
   #modules = new Map<string, GPUShaderModule>();
   #pipelines = new Map<string, Promise<GPUComputePipeline>>();
-  /** Milliseconds each pipeline took to compile, by key (the autotuner weighs them). */
-  readonly compileMs = new Map<string, number>();
 
   constructor(readonly device: GPUDevice) {}
-
-  /** What identifies a compiled pipeline: equal keys share one. */
-  static key(
-    kernel: string,
-    struct: UniformStruct<string>,
-    overrides: Record<string, number>,
-    precision: Precision = "f32",
-  ): string {
-    const constants = Object.fromEntries(Object.entries(overrides).sort());
-    return `${kernel}|${struct.name}|${precision}|${JSON.stringify(constants)}`;
-  }
 
   get size(): number {
     return this.#pipelines.size;
@@ -33,21 +20,14 @@ export class PipelineCache {
     overrides: Record<string, number>,
     precision: Precision = "f32",
   ): Promise<GPUComputePipeline> {
-    const key = PipelineCache.key(kernel, struct, overrides, precision);
+    const constants = Object.fromEntries(Object.entries(overrides).sort());
+    const key = `${kernel}|${struct.name}|${precision}|${JSON.stringify(constants)}`;
     let pipeline = this.#pipelines.get(key);
     if (!pipeline) {
-      const start = performance.now();
       pipeline = this.device.createComputePipelineAsync({
         label: key,
         layout: "auto",
-        compute: {
-          module: this.#module(kernel, struct, precision),
-          entryPoint: "main",
-          constants: overrides,
-        },
-      }).then((compiled) => {
-        this.compileMs.set(key, performance.now() - start);
-        return compiled;
+        compute: { module: this.#module(kernel, struct, precision), entryPoint: "main", constants },
       });
       this.#pipelines.set(key, pipeline);
     }
