@@ -250,13 +250,8 @@ export async function autotune(
         const executor = await GpuExecutor.create(gpu, single, weights, { pipelines, tuning });
         const ran = executor.variants[0].variant;
         const chosen = chooseVariant(op, singleCtx, tuning, device.features);
-        const constants = Object.entries(chosen.overrides(singleCtx)).sort(([a], [b]) =>
-          a < b ? -1 : 1
-        );
-        const precision = chosen.precision ?? "f32";
-        row.pipeline = [chosen.kernel, op.struct.name, precision, JSON.stringify(constants)].join(
-          "|",
-        );
+        const overrides = chosen.overrides(singleCtx);
+        row.pipeline = PipelineCache.key(chosen.kernel, op.struct, overrides, chosen.precision);
         if (chosen.precision === "f16") row.precision = "f16";
         try {
           const expected = swept ? `${config.variant}/wg${config.wg}` : config.variant;

@@ -1,5 +1,6 @@
 // WGSL sources, imported as text so Deno and the browser bundle compile the very same bytes.
-// A kernel's final source is the precision prelude + common.wgsl + its uniform struct + its own file.
+// A kernel's final source is the precision prelude + common.wgsl + its uniform struct + its own
+// file.
 
 import common from "../../kernels/wgsl/common.wgsl" with { type: "text" };
 import conv2d from "../../kernels/wgsl/conv2d.wgsl" with { type: "text" };

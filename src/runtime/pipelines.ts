@@ -1,5 +1,5 @@
-// Pipeline cache keyed by kernel + uniform struct + override constants: a pipeline is compiled
-// once (asynchronously, all at load) and never per dispatch.
+// Pipeline cache keyed by kernel + uniform struct + precision + override constants: a pipeline is
+// compiled once (asynchronously, all at load) and never per dispatch.
 
 import { kernelSource, type Precision } from "./kernels.ts";
 import type { UniformStruct } from "./uniforms.ts";
@@ -9,6 +9,17 @@ export class PipelineCache {
   #pipelines = new Map<string, Promise<GPUComputePipeline>>();
 
   constructor(readonly device: GPUDevice) {}
+
+  /** What identifies a compiled pipeline: equal keys share one. */
+  static key(
+    kernel: string,
+    struct: UniformStruct<string>,
+    overrides: Record<string, number>,
+    precision: Precision = "f32",
+  ): string {
+    const constants = Object.fromEntries(Object.entries(overrides).sort());
+    return `${kernel}|${struct.name}|${precision}|${JSON.stringify(constants)}`;
+  }
 
   get size(): number {
     return this.#pipelines.size;
@@ -20,14 +31,17 @@ export class PipelineCache {
     overrides: Record<string, number>,
     precision: Precision = "f32",
   ): Promise<GPUComputePipeline> {
-    const constants = Object.fromEntries(Object.entries(overrides).sort());
-    const key = `${kernel}|${struct.name}|${precision}|${JSON.stringify(constants)}`;
+    const key = PipelineCache.key(kernel, struct, overrides, precision);
     let pipeline = this.#pipelines.get(key);
     if (!pipeline) {
       pipeline = this.device.createComputePipelineAsync({
         label: key,
         layout: "auto",
-        compute: { module: this.#module(kernel, struct, precision), entryPoint: "main", constants },
+        compute: {
+          module: this.#module(kernel, struct, precision),
+          entryPoint: "main",
+          constants: overrides,
+        },
       });
       this.#pipelines.set(key, pipeline);
     }
