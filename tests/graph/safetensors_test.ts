@@ -1,5 +1,6 @@
 // Tests for the safetensors reader/writer: round trips, byte-level interop with the reference
-// layout, f16 conversion, and one specific error code per kind of malformed file.
+// layout, and one specific error code per kind of malformed file (f16 conversion itself:
+// tests/runtime/half_test.ts).
 
 import assert from "node:assert/strict";
 import {
