@@ -125,7 +125,9 @@ gpuTest(
           const { op, ctx } = resolveStep(program, step, effect.weights);
           const f16 = applicableVariants(op, ctx, gpu.device.features)
             .find((v) => v.precision === "f16");
-          if (f16) choices[stepKey(op, ctx)] = f16.name, f16Steps++;
+          if (!f16) continue;
+          choices[stepKey(op, ctx)] = f16.name;
+          f16Steps++;
         }
         assert.ok(f16Steps >= program.steps.length / 2, `only ${f16Steps} steps have f16 kernels`);
         // A smooth image in the model's [-1, 1] range: gradients and a bright disc.
