@@ -10,7 +10,7 @@ import type { OpDef, Param, StepContext, TensorRef } from "./ops/types.ts";
 import { PipelineCache } from "./pipelines.ts";
 import type { Program, ProgramStep } from "./program.ts";
 import { denseLayout, type HostTensor, layoutFloats, pack, shapeText, unpack } from "./tensor.ts";
-import { chooseVariant, type Tuning } from "./tuning.ts";
+import { baselineVariant, chooseVariant, type Tuning } from "./tuning.ts";
 
 export type Weights = Map<string, Param>;
 
@@ -57,16 +57,44 @@ export interface GpuExecutorOptions {
   pipelines?: PipelineCache;
   pool?: BufferPool;
   tuning?: Tuning;
+  /**
+   * Start on each op's baseline kernel (OpDef.baseline) and leave the tuned ones to upgrade(): the
+   * first frame comes sooner where compiling is slow (SwiftShader compiles the student's tuned set
+   * in about a second at 128², its baseline set in a quarter of that).
+   */
+  baseline?: boolean;
+}
+
+/** A step with its buffers bound, ready to record with any of its op's variants. */
+interface BoundStep {
+  op: OpDef<unknown>;
+  ctx: StepContext<unknown>;
+  params: Param[];
+  /** The weights' names, for buffer labels. */
+  names: string[];
+  label: string;
+  inputs: GPUBuffer[];
+  output: GPUBuffer;
+  uniforms: GPUBuffer;
+  /** Packed weights per precision, uploaded on first use. */
+  weights: Map<string, GPUBuffer[]>;
 }
 
 export class GpuExecutor {
+  #upgrade?: Promise<void>;
+
   private constructor(
     readonly gpu: Gpu,
     readonly program: Program,
     readonly slots: GPUBuffer[],
-    private readonly recorded: Recorded[],
+    private recorded: Recorded[],
+    private readonly bound: BoundStep[],
     private readonly owned: GPUBuffer[],
     private readonly pool: BufferPool,
+    private readonly pipelines: PipelineCache,
+    private readonly tuning: Tuning | undefined,
+    /** Whether `recorded` holds the baseline kernels still. */
+    private baseline: boolean,
   ) {}
 
   /** Builds everything once; all pipelines compile concurrently before this resolves. */
@@ -78,45 +106,105 @@ export class GpuExecutor {
   ) {
     const { device } = gpu;
     if (gpu.lostInfo) throw new DeviceLostError(gpu.lostInfo);
-    device.pushErrorScope("validation");
     const pipelines = options.pipelines ?? new PipelineCache(device);
     const pool = options.pool ?? new BufferPool(device);
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     const slots = program.slots.map((bytes, i) => pool.acquire(bytes, usage, `slot${i}`));
     const owned: GPUBuffer[] = [];
-    const upload = (
-      data: ArrayBuffer | ArrayBufferView,
-      use: GPUBufferUsageFlags,
-      label: string,
-    ) => {
-      const size = Math.max(16, Math.ceil(data.byteLength / 4) * 4);
-      const buffer = device.createBuffer({ size, usage: use | GPUBufferUsage.COPY_DST, label });
-      device.queue.writeBuffer(buffer, 0, data);
-      owned.push(buffer);
-      return buffer;
-    };
-    const dummy = upload(new Float32Array(4), GPUBufferUsage.STORAGE, "absent input");
-
-    const pending = program.steps.filter((step) => !step.elided).map(async (step) => {
+    const dummy = upload(
+      device,
+      owned,
+      new Float32Array(4),
+      GPUBufferUsage.STORAGE,
+      "absent input",
+    );
+    const bound = program.steps.filter((step) => !step.elided).map((step): BoundStep => {
       const { op, ctx, params, label } = resolveStep(program, step, weights);
-      const variant = chooseVariant(op, ctx, options.tuning, device.features);
-      const pipeline = await pipelines.get(
+      const inputs = Array.from({ length: op.gpuInputs }, (_, i) => {
+        const id = step.inputs[i];
+        return id === undefined ? dummy : slots[program.tensors[id].slot];
+      });
+      const uniforms = upload(
+        device,
+        owned,
+        op.struct.pack(op.uniforms(ctx)),
+        GPUBufferUsage.UNIFORM,
+        label,
+      );
+      const output = slots[program.tensors[step.output].slot];
+      return {
+        op,
+        ctx,
+        params,
+        names: step.params,
+        label,
+        inputs,
+        output,
+        uniforms,
+        weights: new Map(),
+      };
+    });
+    const executor = new GpuExecutor(
+      gpu,
+      program,
+      slots,
+      [],
+      bound,
+      owned,
+      pool,
+      pipelines,
+      options.tuning,
+      options.baseline ?? false,
+    );
+    executor.recorded = await executor.#record(executor.baseline);
+    return executor;
+  }
+
+  /**
+   * Switches a `baseline` executor to its tuned kernels: compiles them, then swaps them in between
+   * frames (frames keep running meanwhile). Call it after the first frame: some browsers compile on
+   * the thread that runs the GPU work. Resolves at once for an executor built tuned.
+   */
+  upgrade(): Promise<void> {
+    this.#upgrade ??= this.baseline
+      ? this.#record(false).then((tuned) => {
+        this.recorded = tuned;
+        this.baseline = false;
+      })
+      : Promise.resolve();
+    return this.#upgrade;
+  }
+
+  /** Pipelines and bind groups for every step, with the baseline or the tuned variants. */
+  async #record(baseline: boolean): Promise<Recorded[]> {
+    const { device } = this.gpu;
+    device.pushErrorScope("validation");
+    const pending = this.bound.map(async (step) => {
+      const { op, ctx, label } = step;
+      const variant = baseline
+        ? baselineVariant(op, ctx)
+        : chooseVariant(op, ctx, this.tuning, device.features);
+      const pipeline = await this.pipelines.get(
         variant.kernel,
         op.struct,
         variant.overrides(ctx),
         variant.precision,
       );
-      const inputs = Array.from({ length: op.gpuInputs }, (_, i) => {
-        const id = step.inputs[i];
-        return id === undefined ? dummy : slots[program.tensors[id].slot];
-      });
-      const f16 = variant.precision === "f16";
-      const packed = op.packParams(params, ctx).map((data, i) =>
-        upload(f16 ? halfBits(data) : data, GPUBufferUsage.STORAGE, `${label}.${step.params[i]}`)
-      );
-      const output = slots[program.tensors[step.output].slot];
-      const uniforms = upload(op.struct.pack(op.uniforms(ctx)), GPUBufferUsage.UNIFORM, label);
-      const buffers = [...inputs, ...packed, output, uniforms];
+      const precision = variant.precision ?? "f32";
+      let packed = step.weights.get(precision);
+      if (!packed) {
+        packed = op.packParams(step.params, ctx).map((data, i) =>
+          upload(
+            device,
+            this.owned,
+            precision === "f16" ? halfBits(data) : data,
+            GPUBufferUsage.STORAGE,
+            `${label}.${step.names[i]}`,
+          )
+        );
+        step.weights.set(precision, packed);
+      }
+      const buffers = [...step.inputs, ...packed, step.output, step.uniforms];
       const bindGroup = device.createBindGroup({
         label,
         layout: pipeline.getBindGroupLayout(0),
@@ -130,11 +218,10 @@ export class GpuExecutor {
         variant: variant.name,
       };
     });
-    const recorded = await Promise.all(pending).finally(async () => {
+    return await Promise.all(pending).finally(async () => {
       const error = await device.popErrorScope();
       if (error) throw new Error(`WebGPU rejected the program: ${error.message}`);
     });
-    return new GpuExecutor(gpu, program, slots, recorded, owned, pool);
   }
 
   /** The variant chosen for each step, in order (for reports). */
@@ -210,6 +297,20 @@ export class GpuExecutor {
     for (const b of this.slots) this.pool.release(b);
     for (const b of this.owned) b.destroy();
   }
+}
+
+function upload(
+  device: GPUDevice,
+  owned: GPUBuffer[],
+  data: ArrayBuffer | ArrayBufferView,
+  usage: GPUBufferUsageFlags,
+  label: string,
+): GPUBuffer {
+  const size = Math.max(16, Math.ceil(data.byteLength / 4) * 4);
+  const buffer = device.createBuffer({ size, usage: usage | GPUBufferUsage.COPY_DST, label });
+  device.queue.writeBuffer(buffer, 0, data);
+  owned.push(buffer);
+  return buffer;
 }
 
 /** Runs a program with the ops' CPU references: tests, and the last resort with no adapter. */

@@ -106,6 +106,17 @@ export function chooseVariant<A>(
     : variant;
 }
 
+/**
+ * The op's baseline variant for this step (see OpDef.baseline): what runs while the tuned kernels
+ * compile. Always f32, so it needs no device feature.
+ */
+export function baselineVariant<A>(op: OpDef<A>, ctx: StepContext<A>): GpuVariant<A> {
+  const candidates = applicableVariants(op, ctx);
+  const variant = candidates.find((v) => v.name === op.baseline) ?? candidates[0];
+  if (!variant) throw new Error(`no ${op.name} kernel handles ${stepKey(op, ctx)}`);
+  return variant;
+}
+
 // ---- nearest tuned shape ----------------------------------------------------------------------
 
 interface ParsedKey {

@@ -1,5 +1,6 @@
 // Executors: shape and weight checks with clear errors, tuning choices honoured, replay without
-// readback, and the pipeline cache compiling each kernel specialisation once.
+// readback, the pipeline cache compiling each kernel specialisation once, and the fast start on
+// baseline kernels with its upgrade to the tuned ones.
 
 import assert from "node:assert/strict";
 import { CpuExecutor, GpuExecutor, singleStepProgram } from "../../src/runtime/executor.ts";
@@ -8,7 +9,11 @@ import { acquireGpu, DeviceLostError } from "../../src/runtime/device.ts";
 import { PipelineCache } from "../../src/runtime/pipelines.ts";
 import { hostTensor } from "../../src/runtime/tensor.ts";
 import { chooseVariant, stepKey } from "../../src/runtime/tuning.ts";
-import { gpuTest, testGpu } from "../support/gpu.ts";
+import { gpuTest, maxAbsDiff, testGpu } from "../support/gpu.ts";
+import { buildStudent, DEFAULT_STUDENT } from "../../src/graph/student.ts";
+import { plan } from "../../src/graph/planner.ts";
+import { initWeights } from "../../src/graph/weights.ts";
+import { randomArray, rng } from "../../src/graph/random.ts";
 
 const attrs = { cout: 4, k: 1, stride: 1, pad: 0, act: "none" };
 const program = singleStepProgram("conv2d", attrs, [[1, 2, 2, 4]], ["w", "b"]);
@@ -72,6 +77,37 @@ gpuTest(
     b.dispose();
   },
 );
+
+gpuTest("a baseline start runs the student right, then upgrades to the tuned kernels", async () => {
+  const gpu = await testGpu();
+  const graph = buildStudent({ ...DEFAULT_STUDENT, inputSize: 128, width: 0.5 });
+  const { program } = plan(graph);
+  const weights = initWeights(graph, 3);
+  const image = hostTensor([1, 128, 128, 3], randomArray(rng(3), 128 * 128 * 3));
+  const [expected] = new CpuExecutor(program, weights).run([image]);
+  const pipelines = new PipelineCache(gpu.device);
+  const executor = await GpuExecutor.create(gpu, program, weights, { pipelines, baseline: true });
+  const convs = (e: GpuExecutor) =>
+    e.variants.filter((_, i) => /conv/.test(program.steps.filter((s) => !s.elided)[i].op));
+  assert.ok(convs(executor).every((v) => v.variant === "direct"), "baseline convs are direct");
+  const baselinePipelines = pipelines.size;
+  assert.ok(maxAbsDiff((await executor.run([image]))[0], expected) < 1e-4);
+
+  // Frames keep coming while the tuned kernels compile; afterwards they run on them.
+  const upgraded = executor.upgrade();
+  const [during] = await executor.run([image]);
+  await upgraded;
+  assert.equal(executor.upgrade(), upgraded, "upgrade() is idempotent");
+  const tuned = await GpuExecutor.create(gpu, program, weights, { pipelines });
+  assert.deepEqual(executor.variants, tuned.variants);
+  assert.ok(convs(executor).every((v) => v.variant !== "direct"));
+  assert.ok(pipelines.size > baselinePipelines, "the tuned kernels were compiled");
+  for (const y of [during, (await executor.run([image]))[0]]) {
+    assert.ok(maxAbsDiff(y, expected) < 1e-4, `max |GPU − CPU| ${maxAbsDiff(y, expected)}`);
+  }
+  executor.dispose();
+  tuned.dispose();
+});
 
 gpuTest("a lost device is a DeviceLostError, never a hang or a crash", async () => {
   const gpu = await acquireGpu(); // its own device: this test destroys it

@@ -56,6 +56,11 @@ export interface OpDef<A = Record<string, unknown>> {
   struct: UniformStruct<string>;
   uniforms(ctx: StepContext<A>): Record<string, number>;
   variants: GpuVariant<A>[];
+  /**
+   * The variant a fast start runs before the tuned ones are compiled (GpuExecutor's `baseline`):
+   * generic and quick to compile. Unset: the first applicable f32 variant.
+   */
+  baseline?: string;
   /** Floating-point operations (a multiply-add counts 2) and bytes moved, for the bench. */
   cost(ctx: StepContext<A>): { flops: number; bytes: number };
 }
