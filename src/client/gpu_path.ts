@@ -81,6 +81,8 @@ export class GpuRenderer {
   frames = 0;
   /** Warm-up: the first inference (pipelines' first use) and a second, steady one, in ms. */
   warmup = { first: 0, steady: 0 };
+  /** Settles when the batch-1 student runs its tuned kernels (it starts on baseline ones). */
+  upgraded: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly gpu: Gpu,
@@ -100,8 +102,10 @@ export class GpuRenderer {
   ) {}
 
   /**
-   * Compiles every pipeline (asynchronously, all at once), builds the batch-1 student and runs it
-   * twice: `warmup` says how long the first and a steady inference took.
+   * Builds the batch-1 student on its baseline kernels (quick to compile: the effect shows sooner),
+   * runs it twice (`warmup` says how long the first and a steady inference took), then compiles the
+   * tuned kernels in the background (`upgraded`). A steady frame over `frameBudgetMs` waits for
+   * them and is measured again, so a device is judged by its tuned speed.
    */
   static async create(
     gpu: Gpu,
@@ -119,6 +123,7 @@ export class GpuRenderer {
        * tracker's WebGL, so a burst of compiles would stall tracking for a second or more.
        */
       gentle?: boolean;
+      frameBudgetMs?: number;
     },
   ): Promise<GpuRenderer> {
     const { device } = gpu;
@@ -168,15 +173,23 @@ export class GpuRenderer {
       tuning,
       options.maxFaces,
     );
-    const executor = await renderer.#executor(1);
+    // Gentle starts compile the tuned kernels one at a time above, so they start on them.
+    const executor = await renderer.#executor(1, !options.gentle);
     const s = effect.config.inputSize;
     const zeros: HostTensor = { shape: [1, s, s, 3], data: new Float32Array(s * s * 3) };
-    let t = performance.now();
-    await executor.run([zeros], { read: false });
-    renderer.warmup.first = performance.now() - t;
-    t = performance.now();
-    await executor.run([zeros], { read: false });
-    renderer.warmup.steady = performance.now() - t;
+    const time = async () => {
+      const t = performance.now();
+      await executor.run([zeros], { read: false });
+      return performance.now() - t;
+    };
+    renderer.warmup.first = await time();
+    renderer.upgraded = executor.upgrade();
+    renderer.upgraded.catch(() => {}); // a lost device is reported by the device's own handler
+    renderer.warmup.steady = await time();
+    if (renderer.warmup.steady > (options.frameBudgetMs ?? Infinity)) {
+      await renderer.upgraded;
+      renderer.warmup.steady = await time();
+    }
     return renderer;
   }
 
@@ -189,7 +202,7 @@ export class GpuRenderer {
     return this.#upload;
   }
 
-  #executor(batch: number): Promise<GpuExecutor> {
+  #executor(batch: number, baseline = false): Promise<GpuExecutor> {
     let pending = this.#executors.get(batch);
     if (!pending) {
       const { program } = plan(buildStudent(this.effect.config, batch));
@@ -197,6 +210,7 @@ export class GpuRenderer {
         pipelines: this.pipelines,
         pool: this.pool,
         tuning: this.tuning,
+        baseline,
       });
       this.#executors.set(batch, pending);
       pending.then((e) => {

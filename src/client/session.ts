@@ -404,6 +404,7 @@ export class EffectSession extends EventTarget {
         ? gpu.info.isFallbackAdapter || canvasFailed ? "readback" : "canvas"
         : this.options.present,
       gentle,
+      frameBudgetMs: this.options.backend === "webgpu" ? undefined : this.options.frameBudgetMs,
     });
     renderer.setSplit(this.options.split);
     this.#emit("progress", { phase: "warmup", loaded: 1, total: 1, fromCache: false });
