@@ -365,13 +365,18 @@ const oursSummary = [...new Set(ours.map((o) => `${o.host} ${o.inputSize}`))].ma
     runs: runs.length,
     msMedian: runs.length ? median(runs.map((r) => r.msMedian)) : NaN,
     coldStartMs: runs.length ? median(runs.map((r) => r.coldStartMs)) : NaN,
+    /** Where ours starts on baseline kernels (Chromium): until the tuned ones run. */
+    ...(runs.some((r) => r.fullSpeedMs !== undefined)
+      ? { fullSpeedMs: median(runs.map((r) => r.fullSpeedMs ?? NaN)) }
+      : {}),
   };
 });
 if (peerResults.length) {
   console.log(
     `\nside by side (warm = median frame, host image in → out; cold = load + compile + first ` +
       `frame; ours warm = our frames alternated with the peer's in the same process, ours cold = a ` +
-      `fresh run of ours just before the peer's)`,
+      `fresh run of ours just before the peer's; in Chromium ours starts on baseline kernels, as ` +
+      `our client does, and "full speed" is when the tuned ones run)`,
   );
   console.log(
     `${pad("host", 10)}${pad("size", 6)}${pad("peer", 16)}  peer warm  ours warm  ours/peer` +
@@ -393,7 +398,9 @@ if (peerResults.length) {
     console.log(
       `ours ${o.host} ${o.inputSize}²: warm ${num(o.msMedian, 1, 0)} ms, cold ${
         num(o.coldStartMs, 0, 0)
-      } ms (median of ${o.runs} runs)`,
+      } ms${
+        o.fullSpeedMs !== undefined ? `, full speed ${num(o.fullSpeedMs, 0, 0)} ms` : ""
+      } (median of ${o.runs} runs)`,
     );
   }
 }
@@ -508,6 +515,7 @@ if (args.json) {
       coldStartMs: o.coldStartMs,
       createMs: o.createMs,
       firstFrameMs: o.firstFrameMs,
+      ...(o.fullSpeedMs !== undefined ? { fullSpeedMs: o.fullSpeedMs } : {}),
       samples: o.samples,
       backend: o.backend,
       maxAbsDiff: o.maxAbsDiff,

@@ -12,7 +12,8 @@ export function servePeer(
     runPeer: (spec: PeerSpec) => {
       const student = makeStudent(spec.inputSize);
       const interleave = spec.runtime !== "facefx" && spec.interleave !== false;
-      const ours = () => openOurs(student, new URL("/tuning/", location.origin));
+      const ours = () =>
+        openOurs(student, new URL("/tuning/", location.origin), { baseline: true });
       return measure(
         spec,
         "chromium",

@@ -8,7 +8,10 @@ import { makeStudent } from "./common.ts";
 import { servePeer } from "./browser_page.ts";
 import { openOurs } from "./runtimes.ts";
 
-servePeer((_spec, student) => openOurs(student, new URL("/tuning/", location.origin)));
+// As our browser client starts: baseline kernels for the first frame, the tuned ones after it.
+servePeer((_spec, student) =>
+  openOurs(student, new URL("/tuning/", location.origin), { baseline: true })
+);
 
 Object.assign(globalThis, {
   /** Roofline and autotuning of Chromium's adapter for the student at `sizes`. */

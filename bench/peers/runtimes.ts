@@ -10,20 +10,31 @@ import { loadTuning, TUNING_DIR } from "../../src/runtime/tuning.ts";
 import { nchwToNhwc, nhwcToNchw, type Session, type Student } from "./common.ts";
 import { buildTfjsStudent } from "./tfjs_student.ts";
 
-/** Ours: our device, the adapter's tuning table (or the shipped defaults), one executor. */
-export async function openOurs(student: Student, tuningBase: URL = TUNING_DIR): Promise<Session> {
+/**
+ * Ours: our device, the adapter's tuning table (or the shipped defaults), one executor. With
+ * `baseline`, as our browser client starts: baseline kernels first, tuned ones after frame one.
+ */
+export async function openOurs(
+  student: Student,
+  tuningBase: URL = TUNING_DIR,
+  { baseline = false } = {},
+): Promise<Session> {
   const gpu = await acquireGpu();
   const tuning = await loadTuning(gpu.key, tuningBase, {
     isFallbackAdapter: gpu.info.isFallbackAdapter,
   });
-  const executor = await GpuExecutor.create(gpu, student.program, student.weights, { tuning });
+  const executor = await GpuExecutor.create(gpu, student.program, student.weights, {
+    tuning,
+    baseline,
+  });
   const s = student.config.inputSize;
   const input = hostTensor([1, s, s, 3], student.input);
   return {
     backend: `${gpu.info.description || gpu.info.vendor || gpu.key}; tuning: ${
       tuning ? `${tuning.source ?? "measured"} (${tuning.adapter})` : "none (registry defaults)"
-    }`,
+    }${baseline ? "; baseline kernels first" : ""}`,
     run: async () => (await executor.run([input]))[0].data,
+    ...(baseline ? { fullSpeed: () => executor.upgrade() } : {}),
     release: () => {
       executor.dispose();
       gpu.device.destroy();
