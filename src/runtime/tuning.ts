@@ -99,7 +99,11 @@ export function chooseVariant<A>(
   if (!entry) return candidates[0];
   const choice = asChoice(entry);
   const variant = candidates.find((v) => v.name === choice.variant);
-  if (!variant) return candidates[0];
+  return variant ? withChoice(variant, choice, ctx) : candidates[0];
+}
+
+/** The variant at the choice's workgroup size, where that differs from its own and is tunable. */
+function withChoice<A>(variant: GpuVariant<A>, choice: TunedChoice, ctx: StepContext<A>) {
   const own = tunableWorkgroupSize(variant, ctx);
   return choice.wg && own !== undefined && choice.wg !== own
     ? withWorkgroupSize(variant, choice.wg)
@@ -112,9 +116,12 @@ export function chooseVariant<A>(
  */
 export function baselineVariant<A>(op: OpDef<A>, ctx: StepContext<A>): GpuVariant<A> {
   const candidates = applicableVariants(op, ctx);
-  const variant = candidates.find((v) => v.name === op.baseline) ?? candidates[0];
-  if (!variant) throw new Error(`no ${op.name} kernel handles ${stepKey(op, ctx)}`);
-  return variant;
+  if (candidates.length === 0) throw new Error(`no ${op.name} kernel handles ${stepKey(op, ctx)}`);
+  for (const choice of op.baseline ?? []) {
+    const variant = candidates.find((v) => v.name === choice.variant);
+    if (variant) return withChoice(variant, choice, ctx);
+  }
+  return candidates[0];
 }
 
 // ---- nearest tuned shape ----------------------------------------------------------------------

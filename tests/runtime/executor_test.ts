@@ -8,7 +8,7 @@ import { getOp } from "../../src/runtime/ops/index.ts";
 import { acquireGpu, DeviceLostError } from "../../src/runtime/device.ts";
 import { PipelineCache } from "../../src/runtime/pipelines.ts";
 import { hostTensor } from "../../src/runtime/tensor.ts";
-import { chooseVariant, stepKey } from "../../src/runtime/tuning.ts";
+import { baselineVariant, chooseVariant, stepKey } from "../../src/runtime/tuning.ts";
 import { gpuTest, maxAbsDiff, testGpu } from "../support/gpu.ts";
 import { buildStudent, DEFAULT_STUDENT } from "../../src/graph/student.ts";
 import { plan } from "../../src/graph/planner.ts";
@@ -60,6 +60,24 @@ Deno.test("a tuning table picks the variant; an unknown choice falls back to the
   );
 });
 
+Deno.test("the baseline is the op's first listed variant that applies, at its workgroup size", () => {
+  const op = getOp("conv2d");
+  const at = (shape: [number, number, number, number], a: typeof attrs) => {
+    const p = singleStepProgram("conv2d", a, [shape], ["w", "b"]);
+    return { inputs: [p.tensors[0]], output: p.tensors[1], attrs: a };
+  };
+  // 4 threads of 4 pixels would get a 16-wide group of their own; the baseline keeps 64.
+  const pointwise = baselineVariant(op, at([1, 4, 4, 4], attrs));
+  assert.equal(pointwise.name, "pw_reg_4x1/wg64");
+  assert.equal(pointwise.overrides(at([1, 4, 4, 4], attrs)).WG, 64);
+  assert.equal(baselineVariant(op, at([1, 8, 8, 4], { ...attrs, k: 3, pad: 1 })).name, "direct");
+  // An op without a listed baseline takes its first f32 variant.
+  const up = getOp("upsample2x");
+  const p = singleStepProgram("upsample2x", { mode: "bilinear" }, [[1, 2, 2, 4]], []);
+  const ctx = { inputs: [p.tensors[0]], output: p.tensors[1], attrs: { mode: "bilinear" } };
+  assert.equal(baselineVariant(up, ctx).name, up.variants[0].name);
+});
+
 gpuTest(
   "GPU executor: identity conv replays, reads back only when asked, shares pipelines",
   async () => {
@@ -89,8 +107,11 @@ gpuTest("a baseline start runs the student right, then upgrades to the tuned ker
   const executor = await GpuExecutor.create(gpu, program, weights, { pipelines, baseline: true });
   const convs = (e: GpuExecutor) =>
     e.variants.filter((_, i) => /conv/.test(program.steps.filter((s) => !s.elided)[i].op));
-  assert.ok(convs(executor).every((v) => v.variant === "direct"), "baseline convs are direct");
+  const baselineKernels = /^(direct|pw_reg_4x1(\/wg64)?)$/;
+  assert.ok(convs(executor).every((v) => baselineKernels.test(v.variant)), "baseline convs");
+  // Pointwise with and without a residual, stem, head, depthwise at strides 1 and 2, upsample, head.
   const baselinePipelines = pipelines.size;
+  assert.ok(baselinePipelines <= 8, `${baselinePipelines} baseline pipelines`);
   assert.ok(maxAbsDiff((await executor.run([image]))[0], expected) < 1e-4);
 
   // Frames keep coming while the tuned kernels compile; afterwards they run on them.
@@ -100,7 +121,7 @@ gpuTest("a baseline start runs the student right, then upgrades to the tuned ker
   assert.equal(executor.upgrade(), upgraded, "upgrade() is idempotent");
   const tuned = await GpuExecutor.create(gpu, program, weights, { pipelines });
   assert.deepEqual(executor.variants, tuned.variants);
-  assert.ok(convs(executor).every((v) => v.variant !== "direct"));
+  assert.ok(convs(executor).some((v) => !baselineKernels.test(v.variant)));
   assert.ok(pipelines.size > baselinePipelines, "the tuned kernels were compiled");
   for (const y of [during, (await executor.run([image]))[0]]) {
     assert.ok(maxAbsDiff(y, expected) < 1e-4, `max |GPU − CPU| ${maxAbsDiff(y, expected)}`);

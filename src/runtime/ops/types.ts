@@ -57,10 +57,11 @@ export interface OpDef<A = Record<string, unknown>> {
   uniforms(ctx: StepContext<A>): Record<string, number>;
   variants: GpuVariant<A>[];
   /**
-   * The variant a fast start runs before the tuned ones are compiled (GpuExecutor's `baseline`):
-   * generic and quick to compile. Unset: the first applicable f32 variant.
+   * What a fast start runs before the tuned kernels are compiled (GpuExecutor's `baseline`): the
+   * first of these that applies, each a kernel quick to compile that still runs tolerably (a fixed
+   * workgroup size keeps it to one pipeline across shapes). Else the first applicable f32 variant.
    */
-  baseline?: string;
+  baseline?: { variant: string; wg?: number }[];
   /** Floating-point operations (a multiply-add counts 2) and bytes moved, for the bench. */
   cost(ctx: StepContext<A>): { flops: number; bytes: number };
 }
