@@ -63,6 +63,12 @@ export interface GpuExecutorOptions {
    * 128²: 1.1-1.6 s to compile the tuned set, 0.3-0.45 s the baseline one).
    */
   baseline?: boolean;
+  /**
+   * Compile one pipeline at a time, yielding in between (as upgrade({ gentle }) does): where frames
+   * keep flowing, since a browser on a software adapter compiles on the GPU process thread that
+   * also serves WebGL and the page's canvases, and a burst stalls them (over a second on SwiftShader).
+   */
+  gentle?: boolean;
 }
 
 /** A step with its buffers bound, ready to record with any of its op's variants. */
@@ -156,18 +162,19 @@ export class GpuExecutor {
       options.tuning,
       options.baseline ?? false,
     );
-    executor.recorded = await executor.#record(executor.baseline);
+    executor.recorded = await executor.#record(executor.baseline, options.gentle ?? false);
     return executor;
   }
 
   /**
-   * Switches a `baseline` executor to its tuned kernels: compiles them, then swaps them in between
-   * frames (frames keep running meanwhile). Call it after the first frame: some browsers compile on
-   * the thread that runs the GPU work. Resolves at once for an executor built tuned.
+   * Switches a `baseline` executor to its tuned kernels: compiles them (`gentle`: one at a time, see
+   * GpuExecutorOptions), then swaps them in between frames (frames keep running meanwhile). Call it
+   * after the first frame: some browsers compile on the thread that runs the GPU work. Resolves at
+   * once for an executor built tuned.
    */
-  upgrade(): Promise<void> {
+  upgrade({ gentle = false } = {}): Promise<void> {
     this.#upgrade ??= this.baseline
-      ? this.#record(false).then((tuned) => {
+      ? this.#record(false, gentle).then((tuned) => {
         this.recorded = tuned;
         this.baseline = false;
       })
@@ -176,30 +183,37 @@ export class GpuExecutor {
   }
 
   /** Pipelines and bind groups for every step, with the baseline or the tuned variants. */
-  async #record(baseline: boolean): Promise<Recorded[]> {
+  async #record(baseline: boolean, gentle: boolean): Promise<Recorded[]> {
     const { device } = this.gpu;
+    const variants = this.bound.map(({ op, ctx }) =>
+      baseline ? baselineVariant(op, ctx) : chooseVariant(op, ctx, this.tuning, device.features)
+    );
+    const compile = (i: number) => {
+      const { op, ctx } = this.bound[i];
+      const v = variants[i];
+      return this.pipelines.get(v.kernel, op.struct, v.overrides(ctx), v.precision);
+    };
+    if (gentle) {
+      for (let i = 0; i < variants.length; i++) {
+        await compile(i);
+        await new Promise((r) => setTimeout(r, 0));
+      }
+    }
     device.pushErrorScope("validation");
-    const pending = this.bound.map(async (step) => {
+    const pending = this.bound.map(async (step, i) => {
       const { op, ctx, label } = step;
-      const variant = baseline
-        ? baselineVariant(op, ctx)
-        : chooseVariant(op, ctx, this.tuning, device.features);
-      const pipeline = await this.pipelines.get(
-        variant.kernel,
-        op.struct,
-        variant.overrides(ctx),
-        variant.precision,
-      );
+      const variant = variants[i];
+      const pipeline = await compile(i);
       const precision = variant.precision ?? "f32";
       let packed = step.weights.get(precision);
       if (!packed) {
-        packed = op.packParams(step.params, ctx).map((data, i) =>
+        packed = op.packParams(step.params, ctx).map((data, j) =>
           upload(
             device,
             this.owned,
             precision === "f16" ? halfBits(data) : data,
             GPUBufferUsage.STORAGE,
-            `${label}.${step.names[i]}`,
+            `${label}.${step.names[j]}`,
           )
         );
         step.weights.set(precision, packed);

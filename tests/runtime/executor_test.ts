@@ -115,7 +115,7 @@ gpuTest("a baseline start runs the student right, then upgrades to the tuned ker
   assert.ok(maxAbsDiff((await executor.run([image]))[0], expected) < 1e-4);
 
   // Frames keep coming while the tuned kernels compile; afterwards they run on them.
-  const upgraded = executor.upgrade();
+  const upgraded = executor.upgrade({ gentle: true });
   const [during] = await executor.run([image]);
   await upgraded;
   assert.equal(executor.upgrade(), upgraded, "upgrade() is idempotent");
