@@ -34,7 +34,7 @@ export async function openOurs(
       tuning ? `${tuning.source ?? "measured"} (${tuning.adapter})` : "none (registry defaults)"
     }${baseline ? "; baseline kernels first" : ""}`,
     run: async () => (await executor.run([input]))[0].data,
-    ...(baseline ? { fullSpeed: () => executor.upgrade() } : {}),
+    ...(baseline ? { fullSpeed: () => executor.upgrade({ gentle: true }) } : {}),
     release: () => {
       executor.dispose();
       gpu.device.destroy();

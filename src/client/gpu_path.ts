@@ -16,11 +16,11 @@
 import type { Gpu } from "../runtime/device.ts";
 import { BufferPool } from "../runtime/buffers.ts";
 import { type CompositeStage, Compositor } from "../runtime/composite.ts";
-import { GpuExecutor, resolveStep } from "../runtime/executor.ts";
+import { GpuExecutor } from "../runtime/executor.ts";
 import { ImageKernels, type TextureToTensor } from "../runtime/image.ts";
 import { PipelineCache } from "../runtime/pipelines.ts";
 import type { HostTensor } from "../runtime/tensor.ts";
-import { chooseVariant, loadTuning, type Tuning } from "../runtime/tuning.ts";
+import { loadTuning, type Tuning } from "../runtime/tuning.ts";
 import { plan } from "../graph/planner.ts";
 import { buildStudent } from "../graph/student.ts";
 import type { LoadedEffect } from "./effects.ts";
@@ -119,8 +119,7 @@ export class GpuRenderer {
       present: PresentMode;
       /**
        * Compile one pipeline at a time (recovering in the background while frames flow on the
-       * edge): on software adapters the GPU process compiles on the thread that also serves the
-       * tracker's WebGL, so a burst of compiles would stall tracking for a second or more.
+       * edge), as the tuned kernels always are: see GpuExecutorOptions.gentle.
        */
       gentle?: boolean;
       frameBudgetMs?: number;
@@ -145,16 +144,6 @@ export class GpuRenderer {
       () => Compositor.create(device, pipelines),
       () => SplitView.create(device, format),
     ] as const;
-    if (options.gentle) {
-      const { program } = plan(buildStudent(effect.config, 1));
-      for (const step of program.steps) {
-        if (step.elided) continue;
-        const { op, ctx } = resolveStep(program, step, effect.weights);
-        const variant = chooseVariant(op, ctx, tuning, device.features);
-        await pipelines.get(variant.kernel, op.struct, variant.overrides(ctx), variant.precision);
-        await new Promise((r) => setTimeout(r, 0));
-      }
-    }
     const [images, compositor, splitView] = options.gentle
       ? [await make[0](), await make[1](), await make[2]()]
       : await Promise.all([make[0](), make[1](), make[2]()]);
@@ -173,8 +162,10 @@ export class GpuRenderer {
       tuning,
       options.maxFaces,
     );
-    // Gentle starts compile the tuned kernels one at a time above, so they start on them.
-    const executor = await renderer.#executor(1, !options.gentle);
+    const executor = await renderer.#executor(1, {
+      gentle: options.gentle ?? false,
+      upgrade: false,
+    });
     const s = effect.config.inputSize;
     const zeros: HostTensor = { shape: [1, s, s, 3], data: new Float32Array(s * s * 3) };
     const time = async () => {
@@ -183,7 +174,8 @@ export class GpuRenderer {
       return performance.now() - t;
     };
     renderer.warmup.first = await time();
-    renderer.upgraded = executor.upgrade();
+    // Frames flow from here on: the tuned kernels compile one at a time.
+    renderer.upgraded = executor.upgrade({ gentle: true });
     renderer.upgraded.catch(() => {}); // a lost device is reported by the device's own handler
     renderer.warmup.steady = await time();
     if (renderer.warmup.steady > (options.frameBudgetMs ?? Infinity)) {
@@ -202,7 +194,12 @@ export class GpuRenderer {
     return this.#upload;
   }
 
-  #executor(batch: number, baseline = false): Promise<GpuExecutor> {
+  /**
+   * The student for `batch` faces. Each starts on the baseline kernels (compiled with the first
+   * one, then cached) and upgrades to the tuned ones, compiled gently: frames flow meanwhile. The
+   * first one upgrades after its warm-up (`upgrade: false` here, see create).
+   */
+  #executor(batch: number, { gentle = true, upgrade = true } = {}): Promise<GpuExecutor> {
     let pending = this.#executors.get(batch);
     if (!pending) {
       const { program } = plan(buildStudent(this.effect.config, batch));
@@ -210,12 +207,15 @@ export class GpuRenderer {
         pipelines: this.pipelines,
         pool: this.pool,
         tuning: this.tuning,
-        baseline,
+        baseline: true,
+        gentle,
       });
       this.#executors.set(batch, pending);
       pending.then((e) => {
-        if (this.#destroyed) e.dispose();
-        else this.#ready.set(batch, e);
+        if (this.#destroyed) return e.dispose();
+        this.#ready.set(batch, e);
+        // A lost device is reported by the device's own handler.
+        if (upgrade) e.upgrade({ gentle: true }).catch(() => {});
       }, () => this.#executors.delete(batch));
     }
     return pending;
