@@ -76,7 +76,7 @@ export interface Session {
   /** The output as NHWC, when the runtime's layout is another (ONNX's NCHW); not timed. */
   toNhwc?(output: Float32Array): Float32Array;
   backend: string;
-  /** Runtimes that start on quick-to-compile kernels: switch to the tuned ones (after frame one). */
+  /** Runtimes that start on quick-to-compile kernels: switch to the tuned ones (after frame 1). */
   fullSpeed?(): Promise<void>;
   release?(): Promise<void> | void;
 }

@@ -81,8 +81,6 @@ export class GpuRenderer {
   frames = 0;
   /** Warm-up: the first inference (pipelines' first use) and a second, steady one, in ms. */
   warmup = { first: 0, steady: 0 };
-  /** Settles when the batch-1 student runs its tuned kernels (it starts on baseline ones). */
-  upgraded: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly gpu: Gpu,
@@ -103,9 +101,9 @@ export class GpuRenderer {
 
   /**
    * Builds the batch-1 student on its baseline kernels (quick to compile: the effect shows sooner),
-   * runs it twice (`warmup` says how long the first and a steady inference took), then compiles the
-   * tuned kernels in the background (`upgraded`). A steady frame over `frameBudgetMs` waits for
-   * them and is measured again, so a device is judged by its tuned speed.
+   * runs it twice (`warmup` says how long the first and a steady inference took), and compiles the
+   * tuned kernels in the background from the first on. A steady frame over `frameBudgetMs` waits
+   * for them and is measured again, so a device is judged by its tuned speed.
    */
   static async create(
     gpu: Gpu,
@@ -175,11 +173,11 @@ export class GpuRenderer {
     };
     renderer.warmup.first = await time();
     // Frames flow from here on: the tuned kernels compile one at a time.
-    renderer.upgraded = executor.upgrade({ gentle: true });
-    renderer.upgraded.catch(() => {}); // a lost device is reported by the device's own handler
+    const upgraded = executor.upgrade({ gentle: true });
+    upgraded.catch(() => {}); // a lost device is reported by the device's own handler
     renderer.warmup.steady = await time();
     if (renderer.warmup.steady > (options.frameBudgetMs ?? Infinity)) {
-      await renderer.upgraded;
+      await upgraded;
       renderer.warmup.steady = await time();
     }
     return renderer;

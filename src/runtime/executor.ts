@@ -66,7 +66,7 @@ export interface GpuExecutorOptions {
   /**
    * Compile one pipeline at a time, yielding in between (as upgrade({ gentle }) does): where frames
    * keep flowing, since a browser on a software adapter compiles on the GPU process thread that
-   * also serves WebGL and the page's canvases, and a burst stalls them (over a second on SwiftShader).
+   * also serves WebGL and the page's canvases, and a burst stalls them (1+ s on SwiftShader).
    */
   gentle?: boolean;
 }
@@ -103,7 +103,7 @@ export class GpuExecutor {
     private baseline: boolean,
   ) {}
 
-  /** Builds everything once; all pipelines compile concurrently before this resolves. */
+  /** Builds everything once; its pipelines compile (at once unless `gentle`) before it resolves. */
   static async create(
     gpu: Gpu,
     program: Program,
@@ -167,10 +167,10 @@ export class GpuExecutor {
   }
 
   /**
-   * Switches a `baseline` executor to its tuned kernels: compiles them (`gentle`: one at a time, see
-   * GpuExecutorOptions), then swaps them in between frames (frames keep running meanwhile). Call it
-   * after the first frame: some browsers compile on the thread that runs the GPU work. Resolves at
-   * once for an executor built tuned.
+   * Switches a `baseline` executor to its tuned kernels: compiles them (`gentle`: one at a time,
+   * see GpuExecutorOptions), then swaps them in between frames (frames keep running meanwhile).
+   * Call it after the first frame: some browsers compile on the thread that runs the GPU work.
+   * Resolves at once for an executor built tuned.
    */
   upgrade({ gentle = false } = {}): Promise<void> {
     this.#upgrade ??= this.baseline
