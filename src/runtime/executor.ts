@@ -87,6 +87,7 @@ interface BoundStep {
 }
 
 export class GpuExecutor {
+  /** The switch to the tuned kernels: settled from the start for an executor built tuned. */
   #upgrade?: Promise<void>;
 
   private constructor(
@@ -99,8 +100,6 @@ export class GpuExecutor {
     private readonly pool: BufferPool,
     private readonly pipelines: PipelineCache,
     private readonly tuning: Tuning | undefined,
-    /** Whether `recorded` holds the baseline kernels still. */
-    private baseline: boolean,
   ) {}
 
   /** Builds everything once; its pipelines compile (at once unless `gentle`) before it resolves. */
@@ -160,9 +159,10 @@ export class GpuExecutor {
       pool,
       pipelines,
       options.tuning,
-      options.baseline ?? false,
     );
-    executor.recorded = await executor.#record(executor.baseline, options.gentle ?? false);
+    const baseline = options.baseline ?? false;
+    executor.recorded = await executor.#record(baseline, options.gentle ?? false);
+    if (!baseline) executor.#upgrade = Promise.resolve();
     return executor;
   }
 
@@ -173,12 +173,9 @@ export class GpuExecutor {
    * Resolves at once for an executor built tuned.
    */
   upgrade({ gentle = false } = {}): Promise<void> {
-    this.#upgrade ??= this.baseline
-      ? this.#record(false, gentle).then((tuned) => {
-        this.recorded = tuned;
-        this.baseline = false;
-      })
-      : Promise.resolve();
+    this.#upgrade ??= this.#record(false, gentle).then((tuned) => {
+      this.recorded = tuned;
+    });
     return this.#upgrade;
   }
 

@@ -10,7 +10,8 @@ import { PipelineCache } from "../../src/runtime/pipelines.ts";
 import { hostTensor } from "../../src/runtime/tensor.ts";
 import { baselineVariant, chooseVariant, stepKey } from "../../src/runtime/tuning.ts";
 import { gpuTest, maxAbsDiff, testGpu } from "../support/gpu.ts";
-import { buildStudent, DEFAULT_STUDENT } from "../../src/graph/student.ts";
+import { buildStudent } from "../../src/graph/student.ts";
+import { TINY_STUDENT } from "../support/students.ts";
 import { plan } from "../../src/graph/planner.ts";
 import { initWeights } from "../../src/graph/weights.ts";
 import { randomArray, rng } from "../../src/graph/random.ts";
@@ -98,7 +99,7 @@ gpuTest(
 
 gpuTest("a baseline start runs the student right, then upgrades to the tuned kernels", async () => {
   const gpu = await testGpu();
-  const graph = buildStudent({ ...DEFAULT_STUDENT, inputSize: 128, width: 0.5 });
+  const graph = buildStudent(TINY_STUDENT);
   const { program } = plan(graph);
   const weights = initWeights(graph, 3);
   const image = hostTensor([1, 128, 128, 3], randomArray(rng(3), 128 * 128 * 3));
