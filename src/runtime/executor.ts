@@ -6,7 +6,13 @@ import { DeviceLostError, type Gpu } from "./device.ts";
 import { BufferPool } from "./buffers.ts";
 import { halfBits } from "./half.ts";
 import { getOp } from "./ops/index.ts";
-import type { OpDef, Param, StepContext, TensorRef } from "./ops/types.ts";
+import {
+  type OpDef,
+  type Param,
+  type StepContext,
+  type TensorRef,
+  UNIFORM_WEIGHT_BYTES,
+} from "./ops/types.ts";
 import { PipelineCache } from "./pipelines.ts";
 import type { Program, ProgramStep } from "./program.ts";
 import { denseLayout, type HostTensor, layoutFloats, pack, shapeText, unpack } from "./tensor.ts";
@@ -82,7 +88,7 @@ interface BoundStep {
   inputs: GPUBuffer[];
   output: GPUBuffer;
   uniforms: GPUBuffer;
-  /** Packed weights per precision, uploaded on first use. */
+  /** Packed weights per precision (and binding: "f32 uniform"), uploaded on first use. */
   weights: Map<string, GPUBuffer[]>;
 }
 
@@ -202,18 +208,21 @@ export class GpuExecutor {
       const variant = variants[i];
       const pipeline = await compile(i);
       const precision = variant.precision ?? "f32";
-      let packed = step.weights.get(precision);
+      const key = variant.uniformWeights ? `${precision} uniform` : precision;
+      let packed = step.weights.get(key);
       if (!packed) {
-        packed = op.packParams(step.params, ctx).map((data, j) =>
-          upload(
+        packed = op.packParams(step.params, ctx).map((data, j) => {
+          const uniform = variant.uniformWeights && j === 0;
+          return upload(
             device,
             this.owned,
             precision === "f16" ? halfBits(data) : data,
-            GPUBufferUsage.STORAGE,
+            uniform ? GPUBufferUsage.UNIFORM : GPUBufferUsage.STORAGE,
             `${label}.${step.names[j]}`,
-          )
-        );
-        step.weights.set(precision, packed);
+            uniform ? UNIFORM_WEIGHT_BYTES : undefined,
+          );
+        });
+        step.weights.set(key, packed);
       }
       const buffers = [...step.inputs, ...packed, step.output, step.uniforms];
       const bindGroup = device.createBindGroup({
@@ -316,8 +325,8 @@ function upload(
   data: ArrayBuffer | ArrayBufferView,
   usage: GPUBufferUsageFlags,
   label: string,
+  size = Math.max(16, Math.ceil(data.byteLength / 4) * 4),
 ): GPUBuffer {
-  const size = Math.max(16, Math.ceil(data.byteLength / 4) * 4);
   const buffer = device.createBuffer({ size, usage: usage | GPUBufferUsage.COPY_DST, label });
   device.queue.writeBuffer(buffer, 0, data);
   owned.push(buffer);

@@ -5,6 +5,7 @@
 import common from "../../kernels/wgsl/common.wgsl" with { type: "text" };
 import conv2d from "../../kernels/wgsl/conv2d.wgsl" with { type: "text" };
 import conv2d_reg from "../../kernels/wgsl/conv2d_reg.wgsl" with { type: "text" };
+import conv2d_few from "../../kernels/wgsl/conv2d_few.wgsl" with { type: "text" };
 import depthwise from "../../kernels/wgsl/depthwise.wgsl" with { type: "text" };
 import depthwise_reg from "../../kernels/wgsl/depthwise_reg.wgsl" with { type: "text" };
 import pointwise_reg from "../../kernels/wgsl/pointwise_reg.wgsl" with { type: "text" };
@@ -25,6 +26,7 @@ import { type UniformStruct } from "./uniforms.ts";
 const files: Record<string, string> = {
   conv2d,
   conv2d_reg,
+  conv2d_few,
   depthwise,
   depthwise_reg,
   pointwise_reg,

@@ -86,13 +86,20 @@ export function withWorkgroupSize<A>(variant: GpuVariant<A>, wg: number): GpuVar
 const asChoice = (c: string | TunedChoice): TunedChoice =>
   typeof c === "string" ? { variant: c } : c;
 
+/**
+ * The tuned variant for this step, else the first applicable one. `storageWeights`: the caller binds
+ * weights as storage ranges it updates (training), so `uniformWeights` variants are out.
+ */
 export function chooseVariant<A>(
   op: OpDef<A>,
   ctx: StepContext<A>,
   tuning?: Tuning,
   features?: FeatureSet,
+  { storageWeights = false } = {},
 ): GpuVariant<A> {
-  const candidates = applicableVariants(op, ctx, features);
+  const candidates = applicableVariants(op, ctx, features).filter((v) =>
+    !(storageWeights && v.uniformWeights)
+  );
   if (candidates.length === 0) throw new Error(`no ${op.name} kernel handles ${stepKey(op, ctx)}`);
   const key = stepKey(op, ctx);
   const entry = tuning?.choices[key] ?? (tuning ? nearestChoice(tuning, key) : undefined);

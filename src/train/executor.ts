@@ -116,8 +116,11 @@ export class TrainingExecutor {
           const op = getOp(step.op);
           const ctx = stepContext(program, step);
           // No device features: training keeps the f32 forward variants (an f16 forward would
-          // make the gradients disagree with the activations the backward reads).
-          const variant = chooseVariant(op, ctx, options.tuning);
+          // make the gradients disagree with the activations the backward reads). Its weights are
+          // ranges of one storage buffer that Adam updates.
+          const variant = chooseVariant(op, ctx, options.tuning, undefined, {
+            storageWeights: true,
+          });
           const label = step.label ?? step.op;
           const inputs = Array.from({ length: op.gpuInputs }, (_, i) => {
             const id = step.inputs[i];

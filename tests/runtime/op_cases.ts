@@ -103,6 +103,9 @@ OP_CASES.push(
   conv([[2, 10, 13, 8], [2, 10, 13, 20]], { cout: 20, k: 3, stride: 1, pad: 1, act: "relu6" }),
   // The final decoder conv's shape, small: 16 → 4 channels, 3×3, a width of 19.
   conv([[1, 12, 19, 16]], { cout: 4, k: 3, stride: 1, pad: 1, act: "none" }),
+  // 3×3 with the most output quads one invocation of conv2d_few holds (4, the last one partial),
+  // unpadded, with a residual, batch 2.
+  conv([[2, 6, 10, 5], [2, 4, 8, 14]], { cout: 14, k: 3, stride: 1, pad: 0, act: "relu" }),
   // 5×5 stride 2: the k×k register kernel's columns at a stride, beyond the 3×3 the student uses.
   conv([[1, 9, 21, 4]], { cout: 8, k: 5, stride: 2, pad: 2, act: "relu" }),
   depthwise([[1, 9, 11, 6]], { k: 3, stride: 1, pad: 1, act: "relu6" }),

@@ -113,6 +113,16 @@ Deno.test("variants needing a device feature run only where it exists; f32 is th
   assert.equal(chooseVariant(op, ctx, tuning, new Set()).name, "direct");
 });
 
+Deno.test("training, whose weights live in one storage buffer, never gets a uniform-weights kernel", () => {
+  const op = getOp("conv2d");
+  const attrs = { cout: 4, k: 3, stride: 1, pad: 1, act: "none" };
+  const ctx = { inputs: [ref([1, 8, 8, 20])], output: ref([1, 8, 8, 4]), attrs };
+  const tuning = { adapter: "a", choices: { [stepKey(op, ctx)]: "few_8" } };
+  assert.ok(chooseVariant(op, ctx, tuning).uniformWeights);
+  const training = chooseVariant(op, ctx, tuning, undefined, { storageWeights: true });
+  assert.ok(!training.uniformWeights, training.name);
+});
+
 Deno.test("tuning tables load per adapter; software adapters without one get the shipped defaults", async () => {
   const dir = await Deno.makeTempDir();
   try {

@@ -14,6 +14,7 @@ import {
   type OpDef,
   type Param,
   type StepContext,
+  UNIFORM_WEIGHT_BYTES,
   workgroups1d,
 } from "./types.ts";
 
@@ -272,6 +273,37 @@ function convReg(tx: number, tq: number): GpuVariant<ConvAttrs> {
   };
 }
 
+/**
+ * Stride-1 3×3 or 1×1 conv with at most 4 output quads (conv2d_few.wgsl): TX pixels × every output
+ * quad per invocation, weights in a uniform buffer at constant indices (`uniformWeights`).
+ */
+function convFew(tx: number): GpuVariant<ConvAttrs> {
+  const threads = (ctx: StepContext<ConvAttrs>) => {
+    const [n, h, w] = ctx.output.shape;
+    return n * h * Math.ceil(w / tx);
+  };
+  return {
+    name: `few_${tx}`,
+    kernel: "conv2d_few",
+    uniformWeights: true,
+    applies: (ctx) => {
+      const { k, stride } = ctx.attrs;
+      const blocks = k * k * quads(ctx.inputs[0].shape[3]) * outQuads(ctx);
+      return (k === 3 || k === 1) && stride === 1 && outQuads(ctx) <= 4 &&
+        blocks * 64 <= UNIFORM_WEIGHT_BYTES;
+    },
+    overrides: (ctx) => ({
+      WG: groupSize(threads(ctx)),
+      K: ctx.attrs.k,
+      TX: tx,
+      IN_Q: quads(ctx.inputs[0].shape[3]),
+      OUT_Q: outQuads(ctx),
+      ...epilogueOverrides(ctx),
+    }),
+    workgroups: (ctx) => workgroups1d(threads(ctx), groupSize(threads(ctx))),
+  };
+}
+
 export const conv2d: OpDef<ConvAttrs> = {
   name: "conv2d",
   gpuInputs: 2,
@@ -330,6 +362,7 @@ export const conv2d: OpDef<ConvAttrs> = {
     convReg(4, 1),
     residualAtRunTime(convReg(8, 2)),
     inF16(convReg(8, 2)),
+    convFew(8),
     {
       name: "direct",
       kernel: "conv2d",

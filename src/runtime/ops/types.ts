@@ -37,10 +37,19 @@ export interface GpuVariant<A> {
   requires?: readonly GPUFeatureName[];
   /** "f16": the kernel computes in f16 and its packed parameters are stored as f16 (see inF16). */
   precision?: Precision;
+  /**
+   * The kernel reads its first packed parameter (the weights) from a uniform buffer of
+   * UNIFORM_WEIGHT_BYTES instead of a storage buffer: on llvmpipe a uniform load at a constant
+   * index is one load for all lanes.
+   */
+  uniformWeights?: boolean;
   /** WGSL override constants: specialisation without string templating. */
   overrides(ctx: StepContext<A>): Record<string, number>;
   workgroups(ctx: StepContext<A>): [number, number, number];
 }
+
+/** The weights' binding size in `uniformWeights` kernels: the most every WebGPU device allows. */
+export const UNIFORM_WEIGHT_BYTES = 65536;
 
 export interface OpDef<A = Record<string, unknown>> {
   name: string;
