@@ -134,6 +134,12 @@ export interface AutotuneOptions {
    * shape (see sharePipelines), since each one is a shader compile at load (~0.1 s on SwiftShader).
    */
   shareWithin?: number;
+  /**
+   * Also within this many ms of a shape's fastest (default 0.05): small kernels otherwise kept
+   * workgroup-size twins that differ by tens of µs, each another compile (~12 ms on llvmpipe, as
+   * much as 240 frames of a 0.05 ms difference).
+   */
+  shareSlackMs?: number;
   progress?: (text: string) => void;
   pipelines?: PipelineCache;
 }
@@ -321,7 +327,8 @@ export async function autotune(
   }
   options.progress?.("");
 
-  for (const [key, pick] of sharePipelines(ran, options.shareWithin ?? 0.1)) {
+  const shared = sharePipelines(ran, options.shareWithin ?? 0.1, options.shareSlackMs ?? 0.05);
+  for (const [key, pick] of shared) {
     for (const m of measurements) if (m.key === key) m.best = m === pick;
     choices[key] = {
       variant: pick.variant,
@@ -336,20 +343,22 @@ export async function autotune(
 
 /**
  * Picks one configuration per shape so that the table needs few distinct pipelines: any
- * configuration within `within` of its shape's fastest qualifies, and a greedy set cover takes,
- * again and again, the pipeline that the most uncovered shapes qualify for (ties: the least total
- * time), each of those shapes running its fastest configuration of it. No shape is slower than
- * (1 + within) × its fastest.
+ * configuration within `within` (a fraction) or `slackMs` of its shape's fastest qualifies, and a
+ * greedy set cover takes, again and again, the pipeline that the most uncovered shapes qualify for
+ * (ties: the least total time), each of those shapes running its fastest configuration of it. No
+ * shape is slower than its fastest × (1 + within) or + slackMs, whichever allows more.
  */
 export function sharePipelines<Row extends { ms: number; pipeline?: string }>(
   candidates: Map<string, Row[]>,
   within: number,
+  slackMs = 0,
 ): Map<string, Row> {
   const qualifying = new Map<string, Row[]>();
   for (const [key, rows] of candidates) {
     const ok = rows.filter((r) => Number.isFinite(r.ms));
     const fastest = Math.min(...ok.map((r) => r.ms));
-    qualifying.set(key, ok.filter((r) => r.ms <= fastest * (1 + within)));
+    const limit = Math.max(fastest * (1 + within), fastest + slackMs);
+    qualifying.set(key, ok.filter((r) => r.ms <= limit));
   }
   const picks = new Map<string, Row>();
   const fastestOn = (key: string, pipeline: string | undefined) =>

@@ -220,13 +220,17 @@ Deno.test("the tuner trades a little speed per shape for fewer pipelines to comp
     ["project", [row("A", 2.0), row("B", 1.9)]],
     ["head", [row("B", 1.0), row("C", 0.5)]],
   ]);
-  const pipelines = (within: number) =>
-    [...sharePipelines(candidates, within)].map(([key, r]) => `${key}:${r.pipeline}`).join(" ");
+  const pipelines = (within: number, slackMs?: number) =>
+    [...sharePipelines(candidates, within, slackMs)].map(([key, r]) => `${key}:${r.pipeline}`)
+      .join(" ");
   // Exact: every shape its fastest, three pipelines.
   assert.equal(pipelines(0), "expand:A project:B head:C");
   // Within 10 %: expand runs B (5 % slower) so that it shares project's pipeline; head's B is
   // twice as slow as its C, so head keeps C.
   assert.equal(pipelines(0.1), "expand:B project:B head:C");
+  // Within 0.5 ms too: head's B is 0.5 ms slower, so one pipeline serves all three.
+  assert.equal(pipelines(0.1, 0.5), "expand:B project:B head:B");
+  assert.equal(pipelines(0.1, 0.4), "expand:B project:B head:C");
 });
 
 Deno.test(needs(webGpu, {
