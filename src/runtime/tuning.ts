@@ -97,16 +97,21 @@ export function chooseVariant<A>(
   features?: FeatureSet,
   { storageWeights = false } = {},
 ): GpuVariant<A> {
-  const candidates = applicableVariants(op, ctx, features).filter((v) =>
-    !(storageWeights && v.uniformWeights)
-  );
-  if (candidates.length === 0) throw new Error(`no ${op.name} kernel handles ${stepKey(op, ctx)}`);
+  const candidates = runnableVariants(op, ctx, features)
+    .filter((v) => !(storageWeights && v.uniformWeights));
   const key = stepKey(op, ctx);
   const entry = tuning?.choices[key] ?? (tuning ? nearestChoice(tuning, key) : undefined);
   if (!entry) return candidates[0];
   const choice = asChoice(entry);
   const variant = candidates.find((v) => v.name === choice.variant);
   return variant ? withChoice(variant, choice, ctx) : candidates[0];
+}
+
+/** applicableVariants, where one must exist. */
+function runnableVariants<A>(op: OpDef<A>, ctx: StepContext<A>, features?: FeatureSet) {
+  const candidates = applicableVariants(op, ctx, features);
+  if (candidates.length === 0) throw new Error(`no ${op.name} kernel handles ${stepKey(op, ctx)}`);
+  return candidates;
 }
 
 /** The variant at the choice's workgroup size, where that differs from its own and is tunable. */
@@ -122,8 +127,7 @@ function withChoice<A>(variant: GpuVariant<A>, choice: TunedChoice, ctx: StepCon
  * compile. Always f32, so it needs no device feature.
  */
 export function baselineVariant<A>(op: OpDef<A>, ctx: StepContext<A>): GpuVariant<A> {
-  const candidates = applicableVariants(op, ctx);
-  if (candidates.length === 0) throw new Error(`no ${op.name} kernel handles ${stepKey(op, ctx)}`);
+  const candidates = runnableVariants(op, ctx);
   for (const choice of op.baseline ?? []) {
     const variant = candidates.find((v) => v.name === choice.variant);
     if (variant) return withChoice(variant, choice, ctx);

@@ -10,11 +10,7 @@ import { PipelineCache } from "../../src/runtime/pipelines.ts";
 import { hostTensor } from "../../src/runtime/tensor.ts";
 import { baselineVariant, chooseVariant, stepKey } from "../../src/runtime/tuning.ts";
 import { gpuTest, maxAbsDiff, testGpu } from "../support/gpu.ts";
-import { buildStudent } from "../../src/graph/student.ts";
-import { TINY_STUDENT } from "../support/students.ts";
-import { plan } from "../../src/graph/planner.ts";
-import { initWeights } from "../../src/graph/weights.ts";
-import { randomArray, rng } from "../../src/graph/random.ts";
+import { tinyStudentRun } from "../support/students.ts";
 
 const attrs = { cout: 4, k: 1, stride: 1, pad: 0, act: "none" };
 const program = singleStepProgram("conv2d", attrs, [[1, 2, 2, 4]], ["w", "b"]);
@@ -99,11 +95,7 @@ gpuTest(
 
 gpuTest("a baseline start runs the student right, then upgrades to the tuned kernels", async () => {
   const gpu = await testGpu();
-  const graph = buildStudent(TINY_STUDENT);
-  const { program } = plan(graph);
-  const weights = initWeights(graph, 3);
-  const image = hostTensor([1, 128, 128, 3], randomArray(rng(3), 128 * 128 * 3));
-  const [expected] = new CpuExecutor(program, weights).run([image]);
+  const { program, weights, image, expected } = tinyStudentRun(3);
   const pipelines = new PipelineCache(gpu.device);
   const executor = await GpuExecutor.create(gpu, program, weights, { pipelines, baseline: true });
   const convs = (e: GpuExecutor) =>

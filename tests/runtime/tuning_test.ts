@@ -27,12 +27,9 @@ import {
 } from "../../src/runtime/tuning.ts";
 import { autotune, sharePipelines } from "../../src/runtime/autotune.ts";
 import { randomArray, rng } from "../../src/graph/random.ts";
-import { plan } from "../../src/graph/planner.ts";
-import { buildStudent } from "../../src/graph/student.ts";
-import { initWeights } from "../../src/graph/weights.ts";
 import { PipelineCache } from "../../src/runtime/pipelines.ts";
 import { needs, requireWebGpu } from "../support/env.ts";
-import { TINY_STUDENT } from "../support/students.ts";
+import { tinyStudentRun } from "../support/students.ts";
 import { maxAbsDiff, testGpu, tolerance } from "../support/gpu.ts";
 import { OP_CASES } from "./op_cases.ts";
 
@@ -274,11 +271,7 @@ Deno.test(needs(webGpu, {
     "a run-time residual variant serves pointwise layers with and without one from one pipeline",
   async fn() {
     const gpu = await testGpu();
-    const graph = buildStudent(TINY_STUDENT);
-    const { program } = plan(graph);
-    const weights = initWeights(graph, 3);
-    const x = hostTensor([1, 128, 128, 3], randomArray(rng(5), 128 * 128 * 3));
-    const [expected] = new CpuExecutor(program, weights).run([x]);
+    const { program, weights, image: x, expected } = tinyStudentRun(5);
     // Every pointwise step runs `variant` with one workgroup size; the rest keep their defaults.
     const tuningFor = (variant: string): Tuning => {
       const choices: Tuning["choices"] = {};
