@@ -8,6 +8,7 @@ import conv2d_reg from "../../kernels/wgsl/conv2d_reg.wgsl" with { type: "text" 
 import conv2d_few from "../../kernels/wgsl/conv2d_few.wgsl" with { type: "text" };
 import depthwise from "../../kernels/wgsl/depthwise.wgsl" with { type: "text" };
 import depthwise_reg from "../../kernels/wgsl/depthwise_reg.wgsl" with { type: "text" };
+import depthwise_project from "../../kernels/wgsl/depthwise_project.wgsl" with { type: "text" };
 import pointwise_reg from "../../kernels/wgsl/pointwise_reg.wgsl" with { type: "text" };
 import pointwise_tiled from "../../kernels/wgsl/pointwise_tiled.wgsl" with { type: "text" };
 import upsample2x from "../../kernels/wgsl/upsample2x.wgsl" with { type: "text" };
@@ -29,6 +30,7 @@ const files: Record<string, string> = {
   conv2d_few,
   depthwise,
   depthwise_reg,
+  depthwise_project,
   pointwise_reg,
   pointwise_tiled,
   upsample2x,

@@ -75,7 +75,8 @@ export interface TrainingPlanOptions extends PlanOptions {
 }
 
 export function planTraining(graph: Graph, options: TrainingPlanOptions = {}): TrainingPlan {
-  return planTrainingProgram(plan(graph, options).program, options);
+  const program = plan(graph, { ...options, fuseDepthwiseProject: false }).program;
+  return planTrainingProgram(program, options);
 }
 
 export function planTrainingProgram(

@@ -96,7 +96,8 @@ gpuTest(
           choices[stepKey(op, ctx)] = f16.name;
           f16Steps++;
         }
-        assert.ok(f16Steps >= program.steps.length / 2, `only ${f16Steps} steps have f16 kernels`);
+        // The fused depthwise_project steps have no f16 kernel (yet): a third of the steps.
+        assert.ok(f16Steps >= program.steps.length / 3, `only ${f16Steps} steps have f16 kernels`);
         // A smooth image in the model's [-1, 1] range: gradients and a bright disc.
         const s = effect.config.inputSize;
         const x = hostTensor([1, s, s, 3]);

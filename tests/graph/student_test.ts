@@ -45,11 +45,21 @@ Deno.test("the planner fuses activations, residual adds and concats away", () =>
   assert.ok(!ops.includes("add"), "a residual add was left un-fused");
   assert.ok(!ops.includes("concat"), "a concat still copies");
   assert.ok(
-    program.steps.some((s) => s.inputs.length === 2 && s.op === "conv2d"),
+    program.steps.some((s) => s.inputs.length === 2 && s.op === "depthwise_project"),
     "no fused residual",
   );
+  // Each depthwise conv runs inside its projection, but for the 1/16 stage's 384 → 64 blocks, whose
+  // weights (98 KiB) pass the fused kernel's 64 KiB uniform buffer.
+  const left = program.steps.filter((s) => s.op === "depthwise_conv2d").map((s) => s.label);
+  assert.deepEqual(left, ["enc3.1.dw", "enc3.2.dw"]);
+  assert.equal(ops.filter((op) => op === "depthwise_project").length, 10);
   assert.ok(stats.steps < unfused.stats.steps);
   assert.equal(stats.flops <= unfused.stats.flops, true);
+  // Training plans keep them apart (the fused step has no backward), at the same arithmetic.
+  const forTraining = plan(graph, { fuseDepthwiseProject: false });
+  assert.ok(!forTraining.program.steps.some((s) => s.op === "depthwise_project"));
+  assert.equal(forTraining.stats.steps, stats.steps + 10);
+  assert.equal(forTraining.stats.flops, stats.flops);
 });
 
 Deno.test("the memory plan beats one buffer per tensor, and never aliases a step's input and output", () => {

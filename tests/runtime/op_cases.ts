@@ -115,3 +115,26 @@ OP_CASES.push(
   depthwise([[1, 6, 9, 5]], { k: 5, stride: 1, pad: 2, act: "leaky_relu", alpha: 0.1 }),
   depthwise([[1, 17, 17, 4]], { k: 3, stride: 2, pad: 1, act: "sigmoid" }),
 );
+
+// The planner's fused depthwise 3×3 + 1×1 projection: both strides, odd sizes no tile divides,
+// expanded and output channels that are not multiples of 4, output quads beyond one group (9:
+// two groups, the last partial), a residual with batch 2, and a projection activation.
+const depthwiseProject = (inputs: Shape[], attrs: Record<string, unknown>): OpCase => ({
+  op: "depthwise_project",
+  attrs,
+  inputs,
+  params: ["dwWeight", "dwBias", "weight", "bias"],
+});
+
+OP_CASES.push(
+  depthwiseProject([[1, 9, 11, 24]], { stride: 1, dwAct: "relu6", cout: 16, act: "none" }),
+  depthwiseProject([[2, 7, 13, 18], [2, 7, 13, 6]], {
+    stride: 1,
+    dwAct: "relu",
+    cout: 6,
+    act: "none",
+  }),
+  depthwiseProject([[1, 11, 10, 20]], { stride: 2, dwAct: "relu6", cout: 36, act: "hardswish" }),
+  depthwiseProject([[2, 5, 19, 8]], { stride: 2, dwAct: "none", cout: 3, act: "relu6" }),
+  depthwiseProject([[1, 4, 3, 12]], { stride: 1, dwAct: "relu6", cout: 1, act: "none" }),
+);

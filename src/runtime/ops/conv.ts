@@ -14,6 +14,7 @@ import {
   type OpDef,
   type Param,
   type StepContext,
+  type TensorRef,
   UNIFORM_WEIGHT_BYTES,
   workgroups1d,
 } from "./types.ts";
@@ -130,7 +131,7 @@ const outPixels = (ctx: StepContext<Window>) => {
   const [n, h, w] = ctx.output.shape;
   return n * h * w;
 };
-const outQuads = (ctx: StepContext<Window>) => quads(ctx.output.shape[3]);
+const outQuads = (ctx: { output: TensorRef }) => quads(ctx.output.shape[3]);
 
 /**
  * The fused epilogue: activate(clamp(acc, lo, hi)), then the residual. none, relu and relu6 are
@@ -480,5 +481,147 @@ export const depthwiseConv2d: OpDef<DepthwiseAttrs> = {
   cost: (ctx) => {
     const c = ctx.output.shape[3], k = ctx.attrs.k;
     return convCost(ctx, 1, c * k * k);
+  },
+};
+
+// ---- depthwise_project: a depthwise 3×3 and the 1×1 conv after it, fused by the planner --------
+
+export interface DepthwiseProjectAttrs {
+  /** The depthwise conv's stride (its window is 3×3 with padding 1). */
+  stride: number;
+  /** The depthwise conv's activation: a clamp (none, relu or relu6, see DEPTHWISE_PROJECT_ACTS). */
+  dwAct: Activation;
+  /** The projection's output channels, activation and leaky-ReLU slope. */
+  cout: number;
+  act: Activation;
+  alpha?: number;
+}
+
+/** Depthwise activations the fused kernel applies (as clamps). */
+export const DEPTHWISE_PROJECT_ACTS: readonly Activation[] = ["none", "relu", "relu6"];
+
+export const DepthwiseProjectParams = uniformStruct("DepthwiseProjectParams", {
+  ...ConvParams.fields,
+  dwLo: "f32",
+  dwHi: "f32",
+});
+
+const dwWindow = (a: DepthwiseProjectAttrs) => ({ k: 3, stride: a.stride, pad: 1, act: a.dwAct });
+const projectWindow = (a: DepthwiseProjectAttrs) => ({ ...a, k: 1, stride: 1, pad: 0 });
+
+/** vec4s of the fused kernel's uniform weights: taps, depthwise bias, projection blocks. */
+const fusedWeightVec4s = (expanded: number, cout: number) =>
+  10 * quads(expanded) + 4 * quads(expanded) * quads(cout);
+
+/** Whether a depthwise conv with `expanded` channels and its projection fit the fused kernel. */
+export const fitsDepthwiseProject = (expanded: number, cout: number, dwAct: Activation) =>
+  DEPTHWISE_PROJECT_ACTS.includes(dwAct) &&
+  fusedWeightVec4s(expanded, cout) * 16 <= UNIFORM_WEIGHT_BYTES;
+
+/**
+ * depthwise_project.wgsl: TX pixels × TY rows × `maxQ` output quads per invocation (fewer if the
+ * output has fewer; more quads split into groups that each redo the depthwise conv).
+ */
+function depthwiseProjectReg(
+  tx: number,
+  ty: number,
+  maxQ: number,
+): GpuVariant<DepthwiseProjectAttrs> {
+  const tiles = (ctx: StepContext<DepthwiseProjectAttrs>) => {
+    const [n, h, w] = ctx.output.shape;
+    const qpi = Math.min(maxQ, outQuads(ctx));
+    const groups = Math.ceil(outQuads(ctx) / qpi);
+    return { qpi, threads: n * Math.ceil(h / ty) * Math.ceil(w / tx) * groups };
+  };
+  return {
+    name: `reg_${tx}x${ty}_q${maxQ}`,
+    kernel: "depthwise_project",
+    uniformWeights: true,
+    applies: (ctx) => ctx.attrs.stride === 1 || tx <= 4,
+    overrides: (ctx) => {
+      const { qpi, threads } = tiles(ctx);
+      return {
+        WG: groupSize(threads),
+        STRIDE: ctx.attrs.stride,
+        TX: tx,
+        TY: ty,
+        QPI: qpi,
+        ACT: ctx.attrs.act in CLAMPS ? 0 : activationId(ctx.attrs.act),
+        RESIDUAL: 2,
+      };
+    },
+    workgroups: (ctx) => {
+      const { threads } = tiles(ctx);
+      return workgroups1d(threads, groupSize(threads));
+    },
+  };
+}
+
+export const depthwiseProject: OpDef<DepthwiseProjectAttrs> = {
+  name: "depthwise_project",
+  inferenceOnly: true,
+  gpuInputs: 2,
+  outputShape: ([x, residual], a) => {
+    const dw = convShape([x], dwWindow(a), x[3]);
+    return convShape(residual ? [dw, residual] : [dw], projectWindow(a), a.cout);
+  },
+  params: ([x], a) => ({
+    dwWeight: [x[3], 1, 3, 3],
+    dwBias: [x[3]],
+    weight: [a.cout, x[3], 1, 1],
+    bias: [a.cout],
+  }),
+  reference([x, residual], [dwWeight, dwBias, weight, bias], a) {
+    const dw = depthwiseConv2d.reference([x], [dwWeight, dwBias], dwWindow(a));
+    return conv2d.reference(residual ? [dw, residual] : [dw], [weight, bias], projectWindow(a));
+  },
+  packParams([dwWeight, dwBias, weight, bias], ctx) {
+    const expanded = ctx.inputs[0].shape[3], cout = ctx.attrs.cout;
+    const e = quads(expanded);
+    const packed = new Float32Array(fusedWeightVec4s(expanded, cout) * 4);
+    // Taps [e][ky·3 + kx] (the kernel walks one expanded quad at a time), then the biases.
+    for (let ch = 0; ch < expanded; ch++) {
+      for (let tap = 0; tap < 9; tap++) {
+        packed[((ch >> 2) * 9 + tap) * 4 + (ch & 3)] = dwWeight.data[ch * 9 + tap];
+      }
+      packed[(9 * e + (ch >> 2)) * 4 + (ch & 3)] = dwBias.data[ch];
+    }
+    // The projection's blocks in conv2d's [inQ][outQ] order, after them.
+    const [blocks] = conv2d.packParams([weight, bias], {
+      ...ctx,
+      attrs: { ...projectWindow(ctx.attrs) },
+    });
+    packed.set(blocks, 10 * e * 4);
+    return [packed, packBias(bias, cout)];
+  },
+  struct: DepthwiseProjectParams,
+  uniforms: (ctx) => {
+    const { lo, hi } = clampBounds(ctx.attrs.dwAct);
+    return {
+      ...convUniforms({ ...ctx, attrs: { ...projectWindow(ctx.attrs), pad: 1 } }),
+      dwLo: lo,
+      dwHi: hi,
+    };
+  },
+  variants: [
+    // Measured on llvmpipe (student shapes at 128²): two rows always beat one; 8 pixels at
+    // stride 1 and 4 at stride 2 mostly, 2 pixels for the 8×8 layers; one quad group where the
+    // weights fit, since a second group redoes the depthwise conv.
+    depthwiseProjectReg(8, 2, 8),
+    depthwiseProjectReg(4, 2, 8),
+    depthwiseProjectReg(2, 2, 8),
+    depthwiseProjectReg(8, 2, 4),
+    depthwiseProjectReg(4, 2, 4),
+  ],
+  // Four quads per invocation for every output width: one pipeline per stride.
+  baseline: [{ variant: "reg_4x2_q4", wg: 64 }],
+  cost: (ctx) => {
+    const [x] = ctx.inputs;
+    const [n, h, w, c] = ctx.output.shape;
+    const e = x.shape[3];
+    return {
+      flops: 2 * n * h * w * e * (9 + c),
+      bytes: 4 * (x.shape[0] * x.shape[1] * x.shape[2] * e + n * h * w * c + e * (10 + c)),
+    };
   },
 };

@@ -71,6 +71,11 @@ export interface OpDef<A = Record<string, unknown>> {
    * workgroup size keeps it to one pipeline across shapes). Else the first applicable f32 variant.
    */
   baseline?: { variant: string; wg?: number }[];
+  /**
+   * A step only the planner's inference fusions make (depthwise_project): it has no backward, and
+   * training plans never contain it.
+   */
+  inferenceOnly?: boolean;
   /** Floating-point operations (a multiply-add counts 2) and bytes moved, for the bench. */
   cost(ctx: StepContext<A>): { flops: number; bytes: number };
 }
