@@ -3,6 +3,7 @@
 
 import type * as TF from "@tensorflow/tfjs";
 import type * as Ort from "onnxruntime-web";
+import { plan } from "../../src/graph/planner.ts";
 import { acquireGpu } from "../../src/runtime/device.ts";
 import { GpuExecutor } from "../../src/runtime/executor.ts";
 import { hostTensor } from "../../src/runtime/tensor.ts";
@@ -87,7 +88,9 @@ export async function openTfjs(tf: typeof TF, student: Student): Promise<Session
     throw new Error("TF.js could not initialise its WebGPU backend");
   }
   await tf.ready();
-  const model = buildTfjsStudent(tf, student.program, student.weights);
+  // TF.js runs a depthwise conv and its projection as its own two layers: our fused step is ours.
+  const { program } = plan(student.graph, { fuseDepthwiseProject: false });
+  const model = buildTfjsStudent(tf, program, student.weights);
   const s = student.config.inputSize;
   const x = tf.tensor4d(student.input, [1, s, s, 3]);
   return {
