@@ -10,6 +10,7 @@ import depthwise from "../../kernels/wgsl/depthwise.wgsl" with { type: "text" };
 import depthwise_reg from "../../kernels/wgsl/depthwise_reg.wgsl" with { type: "text" };
 import depthwise_project from "../../kernels/wgsl/depthwise_project.wgsl" with { type: "text" };
 import pointwise_reg from "../../kernels/wgsl/pointwise_reg.wgsl" with { type: "text" };
+import pointwise_uniform from "../../kernels/wgsl/pointwise_uniform.wgsl" with { type: "text" };
 import pointwise_tiled from "../../kernels/wgsl/pointwise_tiled.wgsl" with { type: "text" };
 import upsample2x from "../../kernels/wgsl/upsample2x.wgsl" with { type: "text" };
 import upsample2x_block from "../../kernels/wgsl/upsample2x_block.wgsl" with { type: "text" };
@@ -32,6 +33,7 @@ const files: Record<string, string> = {
   depthwise_reg,
   depthwise_project,
   pointwise_reg,
+  pointwise_uniform,
   pointwise_tiled,
   upsample2x,
   upsample2x_block,

@@ -232,6 +232,23 @@ function pointwiseReg(tp: number, tq: number): GpuVariant<ConvAttrs> {
   };
 }
 
+/**
+ * Register-tiled pointwise GEMM with its weights in a uniform buffer (pointwise_uniform.wgsl):
+ * TP pixels × TQ ≤ 4 output quads, where the weights fit UNIFORM_WEIGHT_BYTES.
+ */
+function pointwiseUniform(tp: number, tq: number): GpuVariant<ConvAttrs> {
+  const variant = pointwiseReg(tp, tq);
+  return {
+    ...variant,
+    name: `pw_u_${tp}x${tq}`,
+    kernel: "pointwise_uniform",
+    uniformWeights: true,
+    applies: (ctx) =>
+      isPointwise(ctx) &&
+      quads(ctx.inputs[0].shape[3]) * outQuads(ctx) * 64 <= UNIFORM_WEIGHT_BYTES,
+  };
+}
+
 /** Workgroup-memory tiled pointwise GEMM (pointwise_tiled.wgsl): 64 pixels × 8 quads per group. */
 const pointwiseTiled: GpuVariant<ConvAttrs> = {
   name: "pw_tiled",
@@ -355,6 +372,8 @@ export const conv2d: OpDef<ConvAttrs> = {
     pointwiseReg(4, 2),
     pointwiseReg(4, 1),
     residualAtRunTime(pointwiseReg(8, 2)),
+    pointwiseUniform(8, 4),
+    pointwiseUniform(8, 2),
     // f16 arithmetic where the device has shader-f16, for GPUs with double-rate f16 (unmeasured
     // here: lavapipe runs these at half its f32 speed, so the tuner keeps f32 there).
     inF16(pointwiseReg(8, 2)),
