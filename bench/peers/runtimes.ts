@@ -89,7 +89,7 @@ export async function openTfjs(tf: typeof TF, student: Student): Promise<Session
   }
   await tf.ready();
   // TF.js runs a depthwise conv and its projection as its own two layers: our fused step is ours.
-  const { program } = plan(student.graph, { fuseDepthwiseProject: false });
+  const { program } = plan(student.graph, { fuseForInference: false });
   const model = buildTfjsStudent(tf, program, student.weights);
   const s = student.config.inputSize;
   const x = tf.tensor4d(student.input, [1, s, s, 3]);

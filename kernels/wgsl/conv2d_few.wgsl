@@ -21,6 +21,11 @@ override TX: u32 = 8u; // output pixels along x per invocation, 1..8
 override IN_Q: u32 = 1u; // input quads (K² · IN_Q · OUT_Q ≤ 1024)
 override OUT_Q: u32 = 1u; // output quads, 1..4
 override RESIDUAL: u32 = 0u; // 0 none, 1 add res, 2 add res where p.residual is 1
+// 1: the student's head (conv2d_residual_mask): the output quad holds logits (delta d in lanes
+// < MASK_LANE, mask m in lane MASK_LANE) and becomes res + sigmoid(m) · p.alpha · tanh(d), as
+// residual_mask.wgsl computes it, with res the image.
+override HEAD: u32 = 0u;
+override MASK_LANE: u32 = 3u;
 
 /** Input column `ix` of one row, quad c; columns outside the image are the zero padding. */
 fn column(row: u32, ix: i32, c: u32) -> vec4<f32> {
@@ -86,6 +91,14 @@ fn addQuad(acc: Row, c: Row, c8: vec4<f32>, c9: vec4<f32>, ky: u32, ci: u32, q: 
 }
 
 fn store(pixel: u32, q: u32, acc: vec4<f32>) {
+  if (HEAD == 1u) {
+    let mask = 1.0 / (1.0 + exp(-acc[MASK_LANE]));
+    let d = tanh(clamp(acc, vec4<f32>(-15.0), vec4<f32>(15.0)));
+    let v = res[pixel * p.resStride + p.resOffset] + (mask * p.alpha) * d;
+    let lane = vec4<u32>(0u, 1u, 2u, 3u);
+    y[pixel * p.outStride + p.outOffset] = select(v, vec4<f32>(0.0), lane >= vec4<u32>(MASK_LANE));
+    return;
+  }
   var out = activate(clamp(acc, vec4<f32>(p.lo), vec4<f32>(p.hi)), p.alpha);
   if (RESIDUAL == 1u || (RESIDUAL == 2u && p.residual == 1u)) {
     out += res[pixel * p.resStride + p.resOffset + q];

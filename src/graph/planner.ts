@@ -4,7 +4,12 @@
 // parameters and activation memory.
 
 import type { Activation } from "../runtime/activation.ts";
-import { type DepthwiseProjectAttrs, fitsDepthwiseProject } from "../runtime/ops/conv.ts";
+import {
+  type ConvAttrs,
+  type DepthwiseProjectAttrs,
+  fitsConvResidualMask,
+  fitsDepthwiseProject,
+} from "../runtime/ops/conv.ts";
 import { getOp } from "../runtime/ops/index.ts";
 import type { Program, ProgramStep, ProgramTensor } from "../runtime/program.ts";
 import { denseLayout, type Layout, layoutFloats, pad4 } from "../runtime/tensor.ts";
@@ -14,10 +19,11 @@ export interface PlanOptions {
   /** Fold activations and residual adds into convolutions (default true). */
   fuse?: boolean;
   /**
-   * Also run each depthwise conv and the 1×1 conv after it as one depthwise_project step (default:
-   * as `fuse`). Training plans without it: the fused step has no backward.
+   * Also the fusions into steps that have no backward (default: as `fuse`; training plans without
+   * them): each depthwise conv with the 1×1 conv after it (depthwise_project), the head's conv
+   * with the residual + mask after it (conv2d_residual_mask).
    */
-  fuseDepthwiseProject?: boolean;
+  fuseForInference?: boolean;
   /** Let producers write straight into a concat's channel slices (default true). */
   aliasConcat?: boolean;
 }
@@ -51,8 +57,8 @@ export function plan(
 
   const fuse = options.fuse ?? true;
   if (fuse) { while (fuseOnce(nodes, live(), alias, resolve, outputs())); }
-  if (options.fuseDepthwiseProject ?? fuse) {
-    while (fuseDepthwiseProject(nodes, live(), alias, resolve, outputs()));
+  if (options.fuseForInference ?? fuse) {
+    while (fuseForInference(nodes, live(), alias, resolve, outputs()));
   }
   for (const n of nodes) n.inputs = n.inputs.map(resolve);
 
@@ -200,11 +206,13 @@ function fuseOnce(
 }
 
 /**
- * One depthwise 3×3 (activation fused, no residual) whose only reader is a 1×1 conv becomes part
- * of that conv, a depthwise_project step: the depthwise output, a block's widest tensor, is then
- * never stored (measured on llvmpipe: 0.5-0.7× the pair's time, see depthwise_project.wgsl).
+ * One fusion into an inference-only step, if any applies. A depthwise 3×3 (activation fused, no
+ * residual) whose only reader is a 1×1 conv becomes part of that conv, a depthwise_project step:
+ * the depthwise output, a block's widest tensor, is then never stored (measured on llvmpipe:
+ * 0.5-0.7× the pair's time, see depthwise_project.wgsl). A conv whose only reader is the
+ * residual + mask head becomes conv2d_residual_mask: its logits are never stored either.
  */
-function fuseDepthwiseProject(
+function fuseForInference(
   nodes: Node[],
   live: Node[],
   alias: Map<number, number>,
@@ -234,6 +242,21 @@ function fuseDepthwiseProject(
     n.inputs = [resolve(dw.inputs[0]), ...residual];
     n.params = [...dw.params, ...n.params];
     alias.set(dw.id, n.id); // no longer computed on its own
+    return true;
+  }
+  for (const n of live) {
+    if (n.op !== "residual_mask") continue;
+    const [x, h] = n.inputs.map(resolve);
+    const conv = nodes[h];
+    const a = conv.attrs;
+    const fits = conv.op === "conv2d" && a.act === "none" && conv.inputs.length === 1 &&
+      fitsConvResidualMask(nodes[resolve(conv.inputs[0])].shape[3], a as unknown as ConvAttrs);
+    if (!fits || !soleUser(h, n.id)) continue;
+    n.op = "conv2d_residual_mask";
+    n.attrs = { ...a, deltaScale: n.attrs.deltaScale ?? 2 };
+    n.inputs = [resolve(conv.inputs[0]), x];
+    n.params = conv.params;
+    alias.set(h, n.id); // no longer computed on its own
     return true;
   }
   return false;

@@ -75,7 +75,7 @@ export interface TrainingPlanOptions extends PlanOptions {
 }
 
 export function planTraining(graph: Graph, options: TrainingPlanOptions = {}): TrainingPlan {
-  const program = plan(graph, { ...options, fuseDepthwiseProject: false }).program;
+  const program = plan(graph, { ...options, fuseForInference: false }).program;
   return planTrainingProgram(program, options);
 }
 

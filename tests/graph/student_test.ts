@@ -55,10 +55,11 @@ Deno.test("the planner fuses activations, residual adds and concats away", () =>
   assert.equal(ops.filter((op) => op === "depthwise_project").length, 10);
   assert.ok(stats.steps < unfused.stats.steps);
   assert.equal(stats.flops <= unfused.stats.flops, true);
-  // Training plans keep them apart (the fused step has no backward), at the same arithmetic.
-  const forTraining = plan(graph, { fuseDepthwiseProject: false });
+  // Training plans keep them apart (fused steps have no backward), at the same arithmetic.
+  const forTraining = plan(graph, { fuseForInference: false });
   assert.ok(!forTraining.program.steps.some((s) => s.op === "depthwise_project"));
-  assert.equal(forTraining.stats.steps, stats.steps + 10);
+  assert.equal(forTraining.stats.steps, stats.steps + 11);
+  assert.equal(ops.at(-1), "conv2d_residual_mask", "the head's conv and residual + mask");
   assert.equal(forTraining.stats.flops, stats.flops);
 });
 

@@ -138,3 +138,40 @@ OP_CASES.push(
   depthwiseProject([[2, 5, 19, 8]], { stride: 2, dwAct: "none", cout: 3, act: "relu6" }),
   depthwiseProject([[1, 4, 3, 12]], { stride: 1, dwAct: "relu6", cout: 1, act: "none" }),
 );
+
+// The planner's fused head conv + residual + mask: 3×3 on the student's 20 features at an odd size
+// with batch 2, a 1×1 one, and a narrower image (2 channels + mask: the mask in lane 2).
+const convResidualMask = (inputs: Shape[], attrs: Record<string, unknown>): OpCase => ({
+  op: "conv2d_residual_mask",
+  attrs,
+  inputs,
+  params: ["weight", "bias"],
+  scale: 3,
+});
+
+OP_CASES.push(
+  convResidualMask([[2, 9, 13, 20], [2, 9, 13, 3]], {
+    cout: 4,
+    k: 3,
+    stride: 1,
+    pad: 1,
+    act: "none",
+    deltaScale: 2,
+  }),
+  convResidualMask([[1, 6, 11, 8], [1, 6, 11, 3]], {
+    cout: 4,
+    k: 1,
+    stride: 1,
+    pad: 0,
+    act: "none",
+    deltaScale: 0.5,
+  }),
+  convResidualMask([[1, 5, 7, 6], [1, 5, 7, 2]], {
+    cout: 3,
+    k: 3,
+    stride: 1,
+    pad: 1,
+    act: "none",
+    deltaScale: 1,
+  }),
+);

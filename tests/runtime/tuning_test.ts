@@ -273,7 +273,7 @@ Deno.test(needs(webGpu, {
     const gpu = await testGpu();
     // Unfused depthwise convs leave the student its projections, with and without a residual.
     const { program, weights, image: x, expected } = tinyStudentRun(5, {
-      fuseDepthwiseProject: false,
+      fuseForInference: false,
     });
     // Every pointwise step runs `variant` with one workgroup size; the rest keep their defaults.
     const tuningFor = (variant: string): Tuning => {

@@ -49,7 +49,7 @@ function batch(shape: Shape, seed: number): { input: HostTensor; target: HostTen
 
 Deno.test("every op with parameters has an unpacker that inverts its packing", () => {
   const graph = miniUnet(1);
-  const program = plan(graph, { fuseDepthwiseProject: false }).program;
+  const program = plan(graph, { fuseForInference: false }).program;
   const layout = layoutParams(program);
   const weights = randomWeights(graph.paramSpecs(), 1);
   const back = unpackAll(layout, program, packAll(layout, program, weights));

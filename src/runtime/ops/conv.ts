@@ -8,6 +8,7 @@
 import { activate, type Activation, activationId } from "../activation.ts";
 import { type HostTensor, hostTensor, pad4, type Shape } from "../tensor.ts";
 import { uniformStruct } from "../uniforms.ts";
+import { residualMask } from "./eltwise.ts";
 import {
   type GpuVariant,
   inF16,
@@ -291,6 +292,11 @@ function convReg(tx: number, tq: number): GpuVariant<ConvAttrs> {
   };
 }
 
+/** Whether conv2d_few.wgsl takes a conv of `cin` inputs: stride 1, 3×3 or 1×1, ≤ 4 output quads. */
+const fitsConvFew = (cin: number, a: ConvAttrs) =>
+  (a.k === 3 || a.k === 1) && a.stride === 1 && quads(a.cout) <= 4 &&
+  a.k * a.k * quads(cin) * quads(a.cout) * 64 <= UNIFORM_WEIGHT_BYTES;
+
 /**
  * Stride-1 3×3 or 1×1 conv with at most 4 output quads (conv2d_few.wgsl): TX pixels × every output
  * quad per invocation, weights in a uniform buffer at constant indices (`uniformWeights`).
@@ -304,12 +310,7 @@ function convFew(tx: number): GpuVariant<ConvAttrs> {
     name: `few_${tx}`,
     kernel: "conv2d_few",
     uniformWeights: true,
-    applies: (ctx) => {
-      const { k, stride } = ctx.attrs;
-      const blocks = k * k * quads(ctx.inputs[0].shape[3]) * outQuads(ctx);
-      return (k === 3 || k === 1) && stride === 1 && outQuads(ctx) <= 4 &&
-        blocks * 64 <= UNIFORM_WEIGHT_BYTES;
-    },
+    applies: (ctx) => fitsConvFew(ctx.inputs[0].shape[3], ctx.attrs),
     overrides: (ctx) => ({
       WG: groupSize(threads(ctx)),
       K: ctx.attrs.k,
@@ -641,6 +642,57 @@ export const depthwiseProject: OpDef<DepthwiseProjectAttrs> = {
     return {
       flops: 2 * n * h * w * e * (9 + c),
       bytes: 4 * (x.shape[0] * x.shape[1] * x.shape[2] * e + n * h * w * c + e * (10 + c)),
+    };
+  },
+};
+
+// ---- conv2d_residual_mask: the head's conv and its residual + mask, fused by the planner ------
+
+export type ConvResidualMaskAttrs = ConvAttrs & { deltaScale: number };
+
+/** Whether the head conv (`cin` inputs, logits for ≤ 3 channels + the mask) fits the fused kernel. */
+export const fitsConvResidualMask = (cin: number, a: ConvAttrs) =>
+  a.act === "none" && a.cout <= 4 && fitsConvFew(cin, a);
+
+/** Inputs [features, image]: conv2d over the features, then residual_mask(image, logits). */
+export const convResidualMask: OpDef<ConvResidualMaskAttrs> = {
+  name: "conv2d_residual_mask",
+  inferenceOnly: true,
+  gpuInputs: 2,
+  outputShape: ([x, image], a) =>
+    residualMask.outputShape([image, convShape([x], a, a.cout)], { deltaScale: a.deltaScale }),
+  params: ([x], a) => conv2d.params([x], a),
+  reference([x, image], params, a) {
+    const logits = conv2d.reference([x], params, a);
+    return residualMask.reference([image, logits], [], { deltaScale: a.deltaScale });
+  },
+  packParams: (params, ctx) => conv2d.packParams(params, ctx),
+  struct: ConvParams,
+  uniforms: (ctx) => ({ ...convUniforms(ctx), alpha: ctx.attrs.deltaScale }),
+  variants: [8, 4].map((tx): GpuVariant<ConvResidualMaskAttrs> => {
+    const few = convFew(tx);
+    return {
+      ...few,
+      applies: (ctx) => fitsConvResidualMask(ctx.inputs[0].shape[3], ctx.attrs),
+      overrides: (ctx) => ({
+        ...few.overrides(ctx),
+        OUT_Q: 1,
+        RESIDUAL: 0,
+        HEAD: 1,
+        MASK_LANE: ctx.attrs.cout - 1,
+      }),
+    };
+  }),
+  baseline: [{ variant: "few_8" }],
+  cost: (ctx) => {
+    const [x, image] = ctx.inputs;
+    const [n, h, w] = ctx.output.shape;
+    const { cout, k } = ctx.attrs;
+    const cin = x.shape[3];
+    const mask = residualMask.cost(ctx);
+    return {
+      flops: 2 * n * h * w * cout * cin * k * k + mask.flops,
+      bytes: 4 * (n * h * w * (cin + 2 * image.shape[3]) + cout * cin * k * k),
     };
   },
 };

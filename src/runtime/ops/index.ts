@@ -1,6 +1,6 @@
 // The op registry: one row per op, looked up by name by both executors, the bench and the tests.
 
-import { conv2d, depthwiseConv2d, depthwiseProject } from "./conv.ts";
+import { conv2d, convResidualMask, depthwiseConv2d, depthwiseProject } from "./conv.ts";
 import { concat } from "./concat.ts";
 import { activation, add, residualMask } from "./eltwise.ts";
 import { upsample2x } from "./resample.ts";
@@ -11,6 +11,7 @@ export const OPS: Record<string, OpDef<any>> = {
   conv2d,
   depthwise_conv2d: depthwiseConv2d,
   depthwise_project: depthwiseProject,
+  conv2d_residual_mask: convResidualMask,
   upsample2x,
   concat,
   add,
