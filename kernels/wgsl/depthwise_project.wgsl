@@ -24,7 +24,7 @@ override STRIDE: u32 = 1u; // of the depthwise conv: 1 or 2
 override TX: u32 = 8u; // output pixels along x per invocation: 1..8 at stride 1, 1..4 at stride 2
 override TY: u32 = 2u; // output rows per invocation: 1 or 2
 override QPI: u32 = 4u; // output quads per invocation, 1..8
-override RESIDUAL: u32 = 2u; // 0 none, 1 add res, 2 add res where p.residual is 1
+override RESIDUAL: u32 = 0u; // 0 none, 1 add res, 2 add res where p.residual is 1
 
 /** Input column `ix` of one row, expanded quad e; columns outside the image are the zero padding. */
 fn column(row: u32, ix: i32, e: u32) -> vec4<f32> {
@@ -74,7 +74,10 @@ fn addTaps(
   return r;
 }
 
-/** The depthwise epilogue: its activation is a clamp (none, relu or relu6; the planner checks). */
+/**
+ * The depthwise epilogue: both activations are clamps (none, relu or relu6; the planner checks), so
+ * the 2 · 8 · QPI stores do not each inline activate(): that made the pipeline compile 1.6× slower.
+ */
 fn clampRow(r: Row) -> Row {
   let lo = vec4<f32>(p.dwLo);
   let hi = vec4<f32>(p.dwHi);
@@ -90,10 +93,14 @@ fn clampRow(r: Row) -> Row {
   );
 }
 
-/** acc + projection block (e, output quad q) applied to one depthwise output row. */
-fn project(acc: Row, e: u32, q: u32, d: Row) -> Row {
+/** The projection's block for expanded quad e and output quad q. */
+fn block(e: u32, q: u32) -> mat4x4<f32> {
   let at = 10u * p.inQ + (e * p.outQ + q) * 4u;
-  let m = mat4x4<f32>(weight[at], weight[at + 1u], weight[at + 2u], weight[at + 3u]);
+  return mat4x4<f32>(weight[at], weight[at + 1u], weight[at + 2u], weight[at + 3u]);
+}
+
+/** acc + block m applied to one depthwise output row. */
+fn project(acc: Row, m: mat4x4<f32>, d: Row) -> Row {
   var r = acc;
   r.p0 += m * d.p0;
   if (TX > 1u) { r.p1 += m * d.p1; }
@@ -106,33 +113,8 @@ fn project(acc: Row, e: u32, q: u32, d: Row) -> Row {
   return r;
 }
 
-/** One row of the block for every quad, from the depthwise rows of expanded quad e. */
-struct Acc {
-  q0: Row,
-  q1: Row,
-  q2: Row,
-  q3: Row,
-  q4: Row,
-  q5: Row,
-  q6: Row,
-  q7: Row,
-}
-
-fn projectAll(acc: Acc, e: u32, g: u32, d: Row) -> Acc {
-  var a = acc;
-  a.q0 = project(a.q0, e, g, d);
-  if (QPI > 1u) { a.q1 = project(a.q1, e, g + 1u, d); }
-  if (QPI > 2u) { a.q2 = project(a.q2, e, g + 2u, d); }
-  if (QPI > 3u) { a.q3 = project(a.q3, e, g + 3u, d); }
-  if (QPI > 4u) { a.q4 = project(a.q4, e, g + 4u, d); }
-  if (QPI > 5u) { a.q5 = project(a.q5, e, g + 5u, d); }
-  if (QPI > 6u) { a.q6 = project(a.q6, e, g + 6u, d); }
-  if (QPI > 7u) { a.q7 = project(a.q7, e, g + 7u, d); }
-  return a;
-}
-
 fn store(pixel: u32, q: u32, acc: vec4<f32>) {
-  var out = activate(clamp(acc + bias[q], vec4<f32>(p.lo), vec4<f32>(p.hi)), p.alpha);
+  var out = clamp(acc + bias[q], vec4<f32>(p.lo), vec4<f32>(p.hi));
   if (RESIDUAL == 1u || (RESIDUAL == 2u && p.residual == 1u)) {
     out += res[pixel * p.resStride + p.resOffset + q];
   }
@@ -152,17 +134,6 @@ fn storeRow(pixel0: u32, ox0: u32, q: u32, a: Row) {
   if (TX > 7u && ox0 + 7u < p.outW) { store(pixel0 + 7u, q, a.p7); }
 }
 
-fn storeAll(pixel0: u32, ox0: u32, g: u32, a: Acc) {
-  storeRow(pixel0, ox0, g, a.q0);
-  if (QPI > 1u) { storeRow(pixel0, ox0, g + 1u, a.q1); }
-  if (QPI > 2u) { storeRow(pixel0, ox0, g + 2u, a.q2); }
-  if (QPI > 3u) { storeRow(pixel0, ox0, g + 3u, a.q3); }
-  if (QPI > 4u) { storeRow(pixel0, ox0, g + 4u, a.q4); }
-  if (QPI > 5u) { storeRow(pixel0, ox0, g + 5u, a.q5); }
-  if (QPI > 6u) { storeRow(pixel0, ox0, g + 6u, a.q6); }
-  if (QPI > 7u) { storeRow(pixel0, ox0, g + 7u, a.q7); }
-}
-
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = linearIndex(gid, nwg, WG);
@@ -180,8 +151,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 
   let zero = vec4<f32>(0.0);
   let z = Row(zero, zero, zero, zero, zero, zero, zero, zero);
-  var a = Acc(z, z, z, z, z, z, z, z); // output row oy0
-  var b = a; // output row oy0 + 1 (TY = 2)
+  // a<q>: output row oy0, quad g + q; b<q>: row oy0 + 1 (TY = 2).
+  var a0 = z; var a1 = z; var a2 = z; var a3 = z; var a4 = z; var a5 = z; var a6 = z; var a7 = z;
+  var b0 = z; var b1 = z; var b2 = z; var b3 = z; var b4 = z; var b5 = z; var b6 = z; var b7 = z;
   let ix0 = i32(ox0 * STRIDE) - 1;
   let span = (TX - 1u) * STRIDE + 3u; // input columns the block covers, ≤ 10
   let rows = (TY - 1u) * STRIDE + 3u; // input rows it covers
@@ -217,11 +189,37 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         d2 = addTaps(d2, c, c8, c9, weight[t], weight[t + 1u], weight[t + 2u]);
       }
     }
-    a = projectAll(a, e, g, clampRow(d));
-    if (TY > 1u) { b = projectAll(b, e, g, clampRow(d2)); }
+    d = clampRow(d);
+    d2 = clampRow(d2); // unused when TY = 1
+    // Each block feeds both output rows.
+    { let m = block(e, g); a0 = project(a0, m, d); if (TY > 1u) { b0 = project(b0, m, d2); } }
+    if (QPI > 1u) { let m = block(e, g + 1u); a1 = project(a1, m, d); if (TY > 1u) { b1 = project(b1, m, d2); } }
+    if (QPI > 2u) { let m = block(e, g + 2u); a2 = project(a2, m, d); if (TY > 1u) { b2 = project(b2, m, d2); } }
+    if (QPI > 3u) { let m = block(e, g + 3u); a3 = project(a3, m, d); if (TY > 1u) { b3 = project(b3, m, d2); } }
+    if (QPI > 4u) { let m = block(e, g + 4u); a4 = project(a4, m, d); if (TY > 1u) { b4 = project(b4, m, d2); } }
+    if (QPI > 5u) { let m = block(e, g + 5u); a5 = project(a5, m, d); if (TY > 1u) { b5 = project(b5, m, d2); } }
+    if (QPI > 6u) { let m = block(e, g + 6u); a6 = project(a6, m, d); if (TY > 1u) { b6 = project(b6, m, d2); } }
+    if (QPI > 7u) { let m = block(e, g + 7u); a7 = project(a7, m, d); if (TY > 1u) { b7 = project(b7, m, d2); } }
   }
 
   let pixel0 = (n * p.outH + oy0) * p.outW + ox0;
-  storeAll(pixel0, ox0, g, a);
-  if (TY > 1u && oy0 + 1u < p.outH) { storeAll(pixel0 + p.outW, ox0, g, b); }
+  storeRow(pixel0, ox0, g, a0);
+  if (QPI > 1u) { storeRow(pixel0, ox0, g + 1u, a1); }
+  if (QPI > 2u) { storeRow(pixel0, ox0, g + 2u, a2); }
+  if (QPI > 3u) { storeRow(pixel0, ox0, g + 3u, a3); }
+  if (QPI > 4u) { storeRow(pixel0, ox0, g + 4u, a4); }
+  if (QPI > 5u) { storeRow(pixel0, ox0, g + 5u, a5); }
+  if (QPI > 6u) { storeRow(pixel0, ox0, g + 6u, a6); }
+  if (QPI > 7u) { storeRow(pixel0, ox0, g + 7u, a7); }
+  if (TY > 1u && oy0 + 1u < p.outH) {
+    let pixel1 = pixel0 + p.outW;
+    storeRow(pixel1, ox0, g, b0);
+    if (QPI > 1u) { storeRow(pixel1, ox0, g + 1u, b1); }
+    if (QPI > 2u) { storeRow(pixel1, ox0, g + 2u, b2); }
+    if (QPI > 3u) { storeRow(pixel1, ox0, g + 3u, b3); }
+    if (QPI > 4u) { storeRow(pixel1, ox0, g + 4u, b4); }
+    if (QPI > 5u) { storeRow(pixel1, ox0, g + 5u, b5); }
+    if (QPI > 6u) { storeRow(pixel1, ox0, g + 6u, b6); }
+    if (QPI > 7u) { storeRow(pixel1, ox0, g + 7u, b7); }
+  }
 }

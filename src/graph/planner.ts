@@ -226,17 +226,16 @@ function fuseForInference(
     const [u, ...residual] = n.inputs.map(resolve);
     const dw = nodes[u];
     const d = dw.attrs;
-    const fits = dw.op === "depthwise_conv2d" && d.k === 3 && d.pad === 1 &&
-      (d.stride === 1 || d.stride === 2) && dw.inputs.length === 1 &&
-      fitsDepthwiseProject(dw.shape[3], a.cout as number, d.act as Activation);
-    if (!fits || !soleUser(u, n.id)) continue;
     const attrs: DepthwiseProjectAttrs = {
       stride: d.stride as number,
       dwAct: d.act as Activation,
       cout: a.cout as number,
       act: a.act as Activation,
-      ...(a.alpha !== undefined ? { alpha: a.alpha as number } : {}),
     };
+    const fits = dw.op === "depthwise_conv2d" && d.k === 3 && d.pad === 1 &&
+      (d.stride === 1 || d.stride === 2) && dw.inputs.length === 1 &&
+      fitsDepthwiseProject(dw.shape[3], attrs);
+    if (!fits || !soleUser(u, n.id)) continue;
     n.op = "depthwise_project";
     n.attrs = attrs as unknown as Record<string, unknown>;
     n.inputs = [resolve(dw.inputs[0]), ...residual];
