@@ -140,6 +140,13 @@ export interface AutotuneOptions {
    * much as 240 frames of a 0.05 ms difference).
    */
   shareSlackMs?: number;
+  /**
+   * Frames over which a pipeline's compile time counts against its speed (default 600: 20 s at 30
+   * fps): a configuration's cost is its time + compile / horizon. On SwiftShader the fused
+   * depthwise + projection kernel with the largest tile compiles in 1.7 s, 2.8 ms a frame so
+   * spread, where a small one takes 0.16 s; on llvmpipe 38 against 20 ms, tens of µs a frame.
+   */
+  compileHorizonFrames?: number;
   progress?: (text: string) => void;
   pipelines?: PipelineCache;
 }
@@ -163,6 +170,8 @@ export interface TuneMeasurement {
   confirmed?: boolean;
   /** Kernel + precision + override constants: equal keys share one compiled pipeline. */
   pipeline?: string;
+  /** How long that pipeline took to compile here. */
+  compileMs?: number;
   /** "f16" for an f16 variant, whose roofline is the f16 peak. */
   precision?: "f16";
   /** Set when the variant failed to build or run here (then ms is Infinity). */
@@ -207,6 +216,8 @@ export async function autotune(
 
   const choices: Record<string, TunedChoice> = {};
   const measurements: TuneMeasurement[] = [];
+  /** Pipeline key → its compile time, taken the first time a configuration needs it. */
+  const compiled = new Map<string, number>();
   /** Per shape: every configuration that ran, finalists with their confirmed times. */
   const ran = new Map<string, TuneMeasurement[]>();
   /** `${key}|${variant}` → the variant's own workgroup size. */
@@ -253,12 +264,18 @@ export async function autotune(
       const choice: TunedChoice = { variant: config.variant, ...(swept ? { wg: config.wg } : {}) };
       try {
         const tuning = { adapter: gpu.key, choices: { [key]: choice } };
-        const executor = await GpuExecutor.create(gpu, single, weights, { pipelines, tuning });
-        const ran = executor.variants[0].variant;
         const chosen = chooseVariant(op, singleCtx, tuning, device.features);
         const overrides = chosen.overrides(singleCtx);
         row.pipeline = PipelineCache.key(chosen.kernel, op.struct, overrides, chosen.precision);
+        if (!compiled.has(row.pipeline)) {
+          const start = performance.now();
+          await pipelines.get(chosen.kernel, op.struct, overrides, chosen.precision);
+          compiled.set(row.pipeline, performance.now() - start);
+        }
+        row.compileMs = compiled.get(row.pipeline);
         if (chosen.precision === "f16") row.precision = "f16";
+        const executor = await GpuExecutor.create(gpu, single, weights, { pipelines, tuning });
+        const ran = executor.variants[0].variant;
         try {
           const expected = swept ? `${config.variant}/wg${config.wg}` : config.variant;
           if (ran !== expected) throw new Error(`asked for ${expected}, the executor chose ${ran}`);
@@ -327,7 +344,12 @@ export async function autotune(
   }
   options.progress?.("");
 
-  const shared = sharePipelines(ran, options.shareWithin ?? 0.1, options.shareSlackMs ?? 0.05);
+  const shared = sharePipelines(
+    ran,
+    options.shareWithin ?? 0.1,
+    options.shareSlackMs ?? 0.05,
+    options.compileHorizonFrames ?? 600,
+  );
   for (const [key, pick] of shared) {
     for (const m of measurements) if (m.key === key) m.best = m === pick;
     choices[key] = {
@@ -342,23 +364,27 @@ export async function autotune(
 }
 
 /**
- * Picks one configuration per shape so that the table needs few distinct pipelines: any
- * configuration within `within` (a fraction) or `slackMs` of its shape's fastest qualifies, and a
- * greedy set cover takes, again and again, the pipeline that the most uncovered shapes qualify for
- * (ties: the least total time), each of those shapes running its fastest configuration of it. No
- * shape is slower than its fastest × (1 + within) or + slackMs, whichever allows more.
+ * Picks one configuration per shape so that the table needs few distinct pipelines. A
+ * configuration's cost is its time plus its pipeline's compile time spread over `horizonFrames`;
+ * any configuration within `within` (a fraction) or `slackMs` of its shape's cheapest qualifies,
+ * and a greedy set cover takes, again and again, the pipeline that the most uncovered shapes
+ * qualify for (ties: the least total time), each of those shapes running its fastest
+ * configuration of it. No shape costs more than its cheapest × (1 + within) or + slackMs,
+ * whichever allows more.
  */
-export function sharePipelines<Row extends { ms: number; pipeline?: string }>(
+export function sharePipelines<Row extends { ms: number; pipeline?: string; compileMs?: number }>(
   candidates: Map<string, Row[]>,
   within: number,
   slackMs = 0,
+  horizonFrames = Infinity,
 ): Map<string, Row> {
+  const cost = (r: Row) => r.ms + (r.compileMs ?? 0) / horizonFrames;
   const qualifying = new Map<string, Row[]>();
   for (const [key, rows] of candidates) {
     const ok = rows.filter((r) => Number.isFinite(r.ms));
-    const fastest = Math.min(...ok.map((r) => r.ms));
-    const limit = Math.max(fastest * (1 + within), fastest + slackMs);
-    qualifying.set(key, ok.filter((r) => r.ms <= limit));
+    const cheapest = Math.min(...ok.map(cost));
+    const limit = Math.max(cheapest * (1 + within), cheapest + slackMs);
+    qualifying.set(key, ok.filter((r) => cost(r) <= limit));
   }
   const picks = new Map<string, Row>();
   const fastestOn = (key: string, pipeline: string | undefined) =>

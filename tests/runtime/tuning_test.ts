@@ -230,6 +230,17 @@ Deno.test("the tuner trades a little speed per shape for fewer pipelines to comp
   assert.equal(pipelines(0.1, 0.4), "expand:B project:B head:C");
 });
 
+Deno.test("the tuner counts a pipeline's compile time, spread over a horizon of frames", () => {
+  const row = (pipeline: string, ms: number, compileMs: number) => ({ pipeline, ms, compileMs });
+  // A big tile 1 ms faster per frame that takes 1.5 s longer to compile (SwiftShader-like).
+  const candidates = new Map([["block", [row("big", 4, 1700), row("small", 5, 200)]]]);
+  const pick = (horizon: number) =>
+    sharePipelines(candidates, 0, 0, horizon).get("block")!.pipeline;
+  assert.equal(pick(Infinity), "big");
+  assert.equal(pick(3000), "big"); // 4.57 against 5.07 ms a frame
+  assert.equal(pick(600), "small"); // 6.83 against 5.33
+});
+
 Deno.test(needs(webGpu, {
   name:
     "the autotuner times the variants of each shape, sweeps workgroup sizes and keeps the fastest",
