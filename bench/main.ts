@@ -365,7 +365,7 @@ const oursSummary = [...new Set(ours.map((o) => `${o.host} ${o.inputSize}`))].ma
     runs: runs.length,
     msMedian: runs.length ? median(runs.map((r) => r.msMedian)) : NaN,
     coldStartMs: runs.length ? median(runs.map((r) => r.coldStartMs)) : NaN,
-    /** Where ours starts on baseline kernels (Chromium): until the tuned ones run. */
+    /** Ours starts on baseline kernels: until the tuned ones run. */
     ...(runs.some((r) => r.fullSpeedMs !== undefined)
       ? { fullSpeedMs: median(runs.map((r) => r.fullSpeedMs ?? NaN)) }
       : {}),
@@ -375,7 +375,7 @@ if (peerResults.length) {
   console.log(
     `\nside by side (warm = median frame, host image in → out; cold = load + compile + first ` +
       `frame; ours warm = our frames alternated with the peer's in the same process, ours cold = a ` +
-      `fresh run of ours just before the peer's; in Chromium ours starts on baseline kernels, as ` +
+      `fresh run of ours just before the peer's; ours starts on baseline kernels, as ` +
       `our client does, and "full speed" is when the tuned ones run)`,
   );
   console.log(

@@ -13,7 +13,8 @@ const student = makeStudent(spec.inputSize);
 let open: () => Promise<Session>;
 switch (spec.runtime) {
   case "facefx":
-    open = () => openOurs(student);
+    // As our client starts (and as in Chromium): baseline kernels first, the tuned ones after.
+    open = () => openOurs(student, undefined, { baseline: true });
     break;
   case "ort-web": {
     const ort = spec.ep === "webgpu"
