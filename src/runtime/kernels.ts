@@ -9,6 +9,9 @@ import conv2d_few from "../../kernels/wgsl/conv2d_few.wgsl" with { type: "text" 
 import depthwise from "../../kernels/wgsl/depthwise.wgsl" with { type: "text" };
 import depthwise_reg from "../../kernels/wgsl/depthwise_reg.wgsl" with { type: "text" };
 import depthwise_project from "../../kernels/wgsl/depthwise_project.wgsl" with { type: "text" };
+import depthwise_project_direct from "../../kernels/wgsl/depthwise_project_direct.wgsl" with {
+  type: "text",
+};
 import pointwise_reg from "../../kernels/wgsl/pointwise_reg.wgsl" with { type: "text" };
 import pointwise_uniform from "../../kernels/wgsl/pointwise_uniform.wgsl" with { type: "text" };
 import pointwise_tiled from "../../kernels/wgsl/pointwise_tiled.wgsl" with { type: "text" };
@@ -32,6 +35,7 @@ const files: Record<string, string> = {
   depthwise,
   depthwise_reg,
   depthwise_project,
+  depthwise_project_direct,
   pointwise_reg,
   pointwise_uniform,
   pointwise_tiled,

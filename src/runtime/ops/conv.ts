@@ -128,7 +128,7 @@ function convUniforms(ctx: StepContext<Window>) {
 }
 
 const quads = (c: number) => pad4(c) / 4;
-const outPixels = (ctx: StepContext<Window>) => {
+const outPixels = (ctx: { output: TensorRef }) => {
   const [n, h, w] = ctx.output.shape;
   return n * h * w;
 };
@@ -548,7 +548,6 @@ function depthwiseProjectReg(
   tx: number,
   ty: number,
   maxQ: number,
-  { anyResidual = false } = {},
 ): GpuVariant<DepthwiseProjectAttrs> {
   const tiles = (ctx: StepContext<DepthwiseProjectAttrs>) => {
     const [n, h, w] = ctx.output.shape;
@@ -557,7 +556,7 @@ function depthwiseProjectReg(
     return { qpi, threads: n * Math.ceil(h / ty) * Math.ceil(w / tx) * groups };
   };
   return {
-    name: `reg_${tx}x${ty}_q${maxQ}${anyResidual ? "_anyres" : ""}`,
+    name: `reg_${tx}x${ty}_q${maxQ}`,
     kernel: "depthwise_project",
     uniformWeights: true,
     applies: (ctx) => ctx.attrs.stride === 1 || tx <= 4,
@@ -569,7 +568,7 @@ function depthwiseProjectReg(
         TX: tx,
         TY: ty,
         QPI: qpi,
-        RESIDUAL: anyResidual ? 2 : ctx.inputs.length > 1 ? 1 : 0,
+        RESIDUAL: ctx.inputs.length > 1 ? 1 : 0,
       };
     },
     workgroups: (ctx) => {
@@ -634,11 +633,17 @@ export const depthwiseProject: OpDef<DepthwiseProjectAttrs> = {
     depthwiseProjectReg(2, 2, 8),
     depthwiseProjectReg(8, 2, 4),
     depthwiseProjectReg(4, 2, 4),
-    // The fast start's: quick to compile (SwiftShader: 0.16 s against 0.46 s for reg_4x2_q4 and
-    // 1.7 s for reg_8x2_q8), one pipeline per stride for every width, with or without residual.
-    depthwiseProjectReg(2, 1, 4, { anyResidual: true }),
+    // The fast start's (depthwise_project_direct.wgsl): quick to compile (SwiftShader: 0.05 s,
+    // reg_4x2_q4 0.46 s, reg_8x2_q8 1.7 s), one pipeline per stride for every shape.
+    {
+      name: "direct",
+      kernel: "depthwise_project_direct",
+      uniformWeights: true,
+      overrides: (ctx) => ({ WG: 64, STRIDE: ctx.attrs.stride }),
+      workgroups: (ctx) => workgroups1d(outPixels(ctx) * outQuads(ctx), 64),
+    },
   ],
-  baseline: [{ variant: "reg_2x1_q4_anyres", wg: 64 }],
+  baseline: [{ variant: "direct" }],
   cost: (ctx) => {
     const [x] = ctx.inputs;
     const [n, h, w, c] = ctx.output.shape;
@@ -673,7 +678,7 @@ export const convResidualMask: OpDef<ConvResidualMaskAttrs> = {
   packParams: (params, ctx) => conv2d.packParams(params, ctx),
   struct: ConvParams,
   uniforms: (ctx) => ({ ...convUniforms(ctx), alpha: ctx.attrs.deltaScale }),
-  variants: [8, 4].map((tx): GpuVariant<ConvResidualMaskAttrs> => {
+  variants: [8, 4, 1].map((tx): GpuVariant<ConvResidualMaskAttrs> => {
     const few = convFew(tx);
     return {
       ...few,
@@ -687,7 +692,8 @@ export const convResidualMask: OpDef<ConvResidualMaskAttrs> = {
       }),
     };
   }),
-  baseline: [{ variant: "few_8" }],
+  // One pixel per invocation compiles fast (SwiftShader: 0.07 s, few_8 0.17 s).
+  baseline: [{ variant: "few_1" }],
   cost: (ctx) => {
     const [x, image] = ctx.inputs;
     const [n, h, w] = ctx.output.shape;
