@@ -1,5 +1,5 @@
-// depthwise_project, the simple way: one invocation per output pixel × output quad, which redoes
-// the pixel's depthwise 3×3 for each of its output quads. Slow, but a small shader: the fast
+// depthwise_project, the simple way: one invocation per output pixel, every output quad held in a
+// private array (at most 16 quads) and the loops left rolled. Slow, but a small shader: the fast
 // start's kernel (SwiftShader compiles it in a fraction of the register-tiled kernel's time), so
 // the first frame comes before the tuned kernels are compiled. Same bindings, weight layout and
 // uniforms as depthwise_project.wgsl.
@@ -16,14 +16,13 @@ override STRIDE: u32 = 1u;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = linearIndex(gid, nwg, WG);
-  if (i >= p.batch * p.outH * p.outW * p.outQ) { return; }
-  let q = i % p.outQ;
-  let pixel = i / p.outQ;
+  let pixel = linearIndex(gid, nwg, WG);
+  if (pixel >= p.batch * p.outH * p.outW) { return; }
   let ox = pixel % p.outW;
   let oy = (pixel / p.outW) % p.outH;
   let n = pixel / (p.outW * p.outH);
-  var acc = bias[q];
+  var acc: array<vec4<f32>, 16>;
+  for (var q = 0u; q < p.outQ; q++) { acc[q] = bias[q]; }
   for (var e = 0u; e < p.inQ; e++) {
     var d = weight[9u * p.inQ + e];
     for (var ky = 0u; ky < 3u; ky++) {
@@ -37,10 +36,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       }
     }
     d = clamp(d, vec4<f32>(p.dwLo), vec4<f32>(p.dwHi));
-    let b = 10u * p.inQ + (e * p.outQ + q) * 4u;
-    acc += mat4x4<f32>(weight[b], weight[b + 1u], weight[b + 2u], weight[b + 3u]) * d;
+    for (var q = 0u; q < p.outQ; q++) {
+      let b = 10u * p.inQ + (e * p.outQ + q) * 4u;
+      acc[q] += mat4x4<f32>(weight[b], weight[b + 1u], weight[b + 2u], weight[b + 3u]) * d;
+    }
   }
-  var out = clamp(acc, vec4<f32>(p.lo), vec4<f32>(p.hi));
-  if (p.residual == 1u) { out += res[pixel * p.resStride + p.resOffset + q]; }
-  y[pixel * p.outStride + p.outOffset + q] = out;
+  for (var q = 0u; q < p.outQ; q++) {
+    var out = clamp(acc[q], vec4<f32>(p.lo), vec4<f32>(p.hi));
+    if (p.residual == 1u) { out += res[pixel * p.resStride + p.resOffset + q]; }
+    y[pixel * p.outStride + p.outOffset + q] = out;
+  }
 }
