@@ -134,6 +134,30 @@ fn storeRow(pixel0: u32, ox0: u32, q: u32, a: Row) {
   if (TX > 7u && ox0 + 7u < p.outW) { store(pixel0 + 7u, q, a.p7); }
 }
 
+/** One row of the block, output quads g .. g + QPI - 1. */
+fn storeRows(
+  pixel0: u32,
+  ox0: u32,
+  g: u32,
+  r0: Row,
+  r1: Row,
+  r2: Row,
+  r3: Row,
+  r4: Row,
+  r5: Row,
+  r6: Row,
+  r7: Row,
+) {
+  storeRow(pixel0, ox0, g, r0);
+  if (QPI > 1u) { storeRow(pixel0, ox0, g + 1u, r1); }
+  if (QPI > 2u) { storeRow(pixel0, ox0, g + 2u, r2); }
+  if (QPI > 3u) { storeRow(pixel0, ox0, g + 3u, r3); }
+  if (QPI > 4u) { storeRow(pixel0, ox0, g + 4u, r4); }
+  if (QPI > 5u) { storeRow(pixel0, ox0, g + 5u, r5); }
+  if (QPI > 6u) { storeRow(pixel0, ox0, g + 6u, r6); }
+  if (QPI > 7u) { storeRow(pixel0, ox0, g + 7u, r7); }
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = linearIndex(gid, nwg, WG);
@@ -203,23 +227,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   }
 
   let pixel0 = (n * p.outH + oy0) * p.outW + ox0;
-  storeRow(pixel0, ox0, g, a0);
-  if (QPI > 1u) { storeRow(pixel0, ox0, g + 1u, a1); }
-  if (QPI > 2u) { storeRow(pixel0, ox0, g + 2u, a2); }
-  if (QPI > 3u) { storeRow(pixel0, ox0, g + 3u, a3); }
-  if (QPI > 4u) { storeRow(pixel0, ox0, g + 4u, a4); }
-  if (QPI > 5u) { storeRow(pixel0, ox0, g + 5u, a5); }
-  if (QPI > 6u) { storeRow(pixel0, ox0, g + 6u, a6); }
-  if (QPI > 7u) { storeRow(pixel0, ox0, g + 7u, a7); }
+  storeRows(pixel0, ox0, g, a0, a1, a2, a3, a4, a5, a6, a7);
   if (TY > 1u && oy0 + 1u < p.outH) {
-    let pixel1 = pixel0 + p.outW;
-    storeRow(pixel1, ox0, g, b0);
-    if (QPI > 1u) { storeRow(pixel1, ox0, g + 1u, b1); }
-    if (QPI > 2u) { storeRow(pixel1, ox0, g + 2u, b2); }
-    if (QPI > 3u) { storeRow(pixel1, ox0, g + 3u, b3); }
-    if (QPI > 4u) { storeRow(pixel1, ox0, g + 4u, b4); }
-    if (QPI > 5u) { storeRow(pixel1, ox0, g + 5u, b5); }
-    if (QPI > 6u) { storeRow(pixel1, ox0, g + 6u, b6); }
-    if (QPI > 7u) { storeRow(pixel1, ox0, g + 7u, b7); }
+    storeRows(pixel0 + p.outW, ox0, g, b0, b1, b2, b3, b4, b5, b6, b7);
   }
 }

@@ -1,7 +1,7 @@
 // The planner turns a graph into a runtime Program: it fuses (conv + bias + activation, residual
-// add into the projecting conv, a depthwise conv into the 1×1 conv after it, concat into its
-// producers' outputs) and places tensors in shared buffer slots by lifetime. It also counts FLOPs,
-// parameters and activation memory.
+// add into the projecting conv, for inference a depthwise conv into the 1×1 conv after it and the
+// head conv into its residual + mask, concat into its producers' outputs) and places tensors in
+// shared buffer slots by lifetime. It also counts FLOPs, parameters and activation memory.
 
 import type { Activation } from "../runtime/activation.ts";
 import {
@@ -56,10 +56,12 @@ export function plan(
   const outputs = () => graph.outputs.map(resolve);
 
   const fuse = options.fuse ?? true;
-  if (fuse) { while (fuseOnce(nodes, live(), alias, resolve, outputs())); }
-  if (options.fuseForInference ?? fuse) {
-    while (fuseForInference(nodes, live(), alias, resolve, outputs()));
-  }
+  const state = (): FusionState => {
+    const now = live();
+    return { nodes, live: now, alias, resolve, soleUser: soleUserCheck(now, resolve, outputs()) };
+  };
+  if (fuse) { while (fuseOnce(state())); }
+  if (options.fuseForInference ?? fuse) { while (fuseForInference(state())); }
   for (const n of nodes) n.inputs = n.inputs.map(resolve);
 
   const values = live();
@@ -157,7 +159,17 @@ export function plan(
   return { program, stats };
 }
 
-/** Whether `user` is the only reader of node `id`'s value, which is not a graph output. */
+/** What one fusion rewrite reads and updates. */
+interface FusionState {
+  nodes: Node[];
+  live: Node[];
+  /** Fused-away node → the node that now produces its value. */
+  alias: Map<number, number>;
+  resolve: (id: number) => number;
+  /** Whether `user` is the only reader of node `id`'s value, which is not a graph output. */
+  soleUser: (id: number, user: number) => boolean;
+}
+
 function soleUserCheck(live: Node[], resolve: (id: number) => number, outputs: number[]) {
   const users = new Map<number, number[]>();
   for (const n of live) {
@@ -168,15 +180,7 @@ function soleUserCheck(live: Node[], resolve: (id: number) => number, outputs: n
 }
 
 /** One fusion rewrite, if any applies: activation into its conv, then residual add into a conv. */
-function fuseOnce(
-  nodes: Node[],
-  live: Node[],
-  alias: Map<number, number>,
-  resolve: (id: number) => number,
-  outputs: number[],
-): boolean {
-  const soleUser = soleUserCheck(live, resolve, outputs);
-
+function fuseOnce({ nodes, live, alias, resolve, soleUser }: FusionState): boolean {
   for (const n of live) {
     const inputs = n.inputs.map(resolve);
     if (n.op === "activation") {
@@ -212,14 +216,7 @@ function fuseOnce(
  * 0.5-0.7× the pair's time, see depthwise_project.wgsl). A conv whose only reader is the
  * residual + mask head becomes conv2d_residual_mask: its logits are never stored either.
  */
-function fuseForInference(
-  nodes: Node[],
-  live: Node[],
-  alias: Map<number, number>,
-  resolve: (id: number) => number,
-  outputs: number[],
-): boolean {
-  const soleUser = soleUserCheck(live, resolve, outputs);
+function fuseForInference({ nodes, live, alias, resolve, soleUser }: FusionState): boolean {
   for (const n of live) {
     const a = n.attrs;
     if (n.op !== "conv2d" || a.k !== 1 || a.stride !== 1 || a.pad !== 0) continue;

@@ -608,10 +608,7 @@ export const depthwiseProject: OpDef<DepthwiseProjectAttrs> = {
       packed[(9 * e + (ch >> 2)) * 4 + (ch & 3)] = dwBias.data[ch];
     }
     // The projection's blocks in conv2d's [inQ][outQ] order, after them.
-    const [blocks] = conv2d.packParams([weight, bias], {
-      ...ctx,
-      attrs: { ...projectWindow(ctx.attrs) },
-    });
+    const [blocks] = conv2d.packParams([weight, bias], { ...ctx, attrs: projectWindow(ctx.attrs) });
     packed.set(blocks, 10 * e * 4);
     return [packed, packBias(bias, cout)];
   },
@@ -686,8 +683,7 @@ export const convResidualMask: OpDef<ConvResidualMaskAttrs> = {
       applies: (ctx) => fitsConvResidualMask(ctx.inputs[0].shape[3], ctx.attrs),
       overrides: (ctx) => ({
         ...few.overrides(ctx),
-        OUT_Q: 1,
-        RESIDUAL: 0,
+        RESIDUAL: 0, // the image input is read by the HEAD epilogue
         HEAD: 1,
         MASK_LANE: ctx.attrs.cout - 1,
       }),
