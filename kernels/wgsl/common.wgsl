@@ -36,3 +36,16 @@ fn activateGradFromOutput(y: vec4<f32>, alpha: f32) -> vec4<f32> {
 fn linearIndex(gid: vec3<u32>, nwg: vec3<u32>, wg: u32) -> u32 {
   return gid.x + gid.y * nwg.x * wg;
 }
+
+// Eight neighbouring pixels × 4 channels: a register tile's input columns or accumulators. Named
+// fields, not an array, so that they stay in registers (an indexed array may live in memory).
+struct Row {
+  p0: vec4<f32>,
+  p1: vec4<f32>,
+  p2: vec4<f32>,
+  p3: vec4<f32>,
+  p4: vec4<f32>,
+  p5: vec4<f32>,
+  p6: vec4<f32>,
+  p7: vec4<f32>,
+}

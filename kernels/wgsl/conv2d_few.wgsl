@@ -34,18 +34,6 @@ fn column(row: u32, ix: i32, c: u32) -> vec4<f32> {
   return select(vec4<f32>(0.0), x[at], inside);
 }
 
-/** Eight neighbouring pixels × 4 channels: input columns, or one output quad of the tile. */
-struct Row {
-  p0: vec4<f32>,
-  p1: vec4<f32>,
-  p2: vec4<f32>,
-  p3: vec4<f32>,
-  p4: vec4<f32>,
-  p5: vec4<f32>,
-  p6: vec4<f32>,
-  p7: vec4<f32>,
-}
-
 /** acc + one row of taps (blocks m0..m2, along x) applied to input columns c0..c9. */
 fn addTaps(
   acc: Row,

@@ -33,18 +33,6 @@ fn column(row: u32, ix: i32, e: u32) -> vec4<f32> {
   return select(vec4<f32>(0.0), x[at], inside);
 }
 
-/** Eight neighbouring pixels × 4 channels: input columns, a depthwise output row, or accumulators. */
-struct Row {
-  p0: vec4<f32>,
-  p1: vec4<f32>,
-  p2: vec4<f32>,
-  p3: vec4<f32>,
-  p4: vec4<f32>,
-  p5: vec4<f32>,
-  p6: vec4<f32>,
-  p7: vec4<f32>,
-}
-
 /** acc + one tap row (taps u0..u2) applied to input columns c0..c9, for the TX pixels in use. */
 fn addTaps(
   acc: Row,

@@ -37,18 +37,6 @@ fn store(pixel: u32, q: u32, acc: vec4<f32>) {
   y[pixel * p.outStride + p.outOffset + q] = out;
 }
 
-/** Eight neighbouring pixels × 4 channels: input columns, or one output row of the block. */
-struct Row {
-  p0: vec4<f32>,
-  p1: vec4<f32>,
-  p2: vec4<f32>,
-  p3: vec4<f32>,
-  p4: vec4<f32>,
-  p5: vec4<f32>,
-  p6: vec4<f32>,
-  p7: vec4<f32>,
-}
-
 /** acc + one tap row (taps u0..u2) applied to input columns c0..c9, for the TX pixels in use. */
 fn addTaps(
   acc: Row,

@@ -6,6 +6,11 @@
 // student's expands at 128²: 0.78-0.83× the time of pointwise_reg's best tile. Weights must fit
 // UNIFORM_WEIGHT_BYTES (inQ · outQ ≤ 1024 blocks). Otherwise as pointwise_reg.wgsl: conv2d's
 // packing, fused epilogue, tiles as named variables guarded by the overrides.
+//
+// UP > 0 (pointwise_add_upsampled): before the activation, each output also adds `res` upsampled
+// 2× (res is the output's size halved: the decoder's upsampled part, already multiplied by its
+// weights at low resolution). A tile is then one row segment (outW % TP == 0): its TP pixels read
+// TP/2 + 2 low-res columns of two rows, instead of four taps each.
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> res: array<vec4<f32>>;
@@ -18,6 +23,80 @@ override WG: u32 = 64u;
 override TP: u32 = 8u; // pixels per invocation, 1..8
 override TQ: u32 = 4u; // output quads per invocation, 1..4
 override RESIDUAL: u32 = 0u; // 0 none, 1 add res, 2 add res where p.residual is 1
+override UP: u32 = 0u; // 0 none; add res upsampled 2×: 1 nearest, 2 bilinear (align_corners=False)
+
+/** Where a tile's row segment reads the low-res `res`: its two rows, their blend, first column. */
+struct UpRows {
+  a: u32, // flat low-res pixel index of row A's column 0
+  b: u32,
+  t: f32, // row B's weight
+  col0: u32, // low-res column under the tile's first pixel
+}
+
+fn upRows(pixel0: u32) -> UpRows {
+  let lowH = p.outH / 2u;
+  let lowW = p.outW / 2u;
+  let rowIndex = pixel0 / p.outW; // n · outH + oy
+  let oy = rowIndex % p.outH;
+  let n = rowIndex / p.outH;
+  let iy = oy / 2u;
+  var r = UpRows(0u, 0u, 0.0, (pixel0 % p.outW) / 2u);
+  if (UP == 1u) {
+    r.a = (n * lowH + iy) * lowW;
+    return r;
+  }
+  // Output row 2i blends rows i-1, i (3/4 of the second); row 2i+1 blends i, i+1 (1/4); clamped.
+  let odd = (oy & 1u) == 1u;
+  let rowA = select(max(iy, 1u) - 1u, iy, odd);
+  let rowB = select(iy, min(iy + 1u, lowH - 1u), odd);
+  r.a = (n * lowH + rowA) * lowW;
+  r.b = (n * lowH + rowB) * lowW;
+  r.t = select(0.75, 0.25, odd);
+  return r;
+}
+
+/** Low-res column `col0 + k` (clamped to the row) of quad q, blended between the two rows. */
+fn upColumn(r: UpRows, k: i32, q: u32) -> vec4<f32> {
+  let col = u32(clamp(i32(r.col0) + k, 0, i32(p.outW / 2u) - 1));
+  let a = res[(r.a + col) * p.resStride + p.resOffset + q];
+  if (UP == 1u) { return a; }
+  return mix(a, res[(r.b + col) * p.resStride + p.resOffset + q], r.t);
+}
+
+/** The tile plus quad q of `res` upsampled under it. */
+fn addUpsampled(t: Row, r: UpRows, quad: u32) -> Row {
+  let q = min(quad, p.outQ - 1u);
+  var o = t;
+  if (UP == 1u) {
+    let c0 = upColumn(r, 0, q);
+    o.p0 += c0;
+    if (TP > 1u) { o.p1 += c0; }
+    if (TP > 2u) { let c = upColumn(r, 1, q); o.p2 += c; o.p3 += c; }
+    if (TP > 4u) { let c = upColumn(r, 2, q); o.p4 += c; o.p5 += c; }
+    if (TP > 6u) { let c = upColumn(r, 3, q); o.p6 += c; o.p7 += c; }
+    return o;
+  }
+  // Pixel 2m blends low-res columns m-1, m (3/4 of the second); pixel 2m+1 blends m, m+1 (1/4).
+  let cm = upColumn(r, -1, q);
+  let c0 = upColumn(r, 0, q);
+  let c1 = upColumn(r, 1, q);
+  o.p0 += mix(cm, c0, 0.75);
+  if (TP > 1u) { o.p1 += mix(c0, c1, 0.25); }
+  if (TP > 2u) {
+    let c2 = upColumn(r, 2, q);
+    o.p2 += mix(c0, c1, 0.75);
+    o.p3 += mix(c1, c2, 0.25);
+    if (TP > 4u) {
+      let c3 = upColumn(r, 3, q);
+      let c4 = upColumn(r, 4, q);
+      o.p4 += mix(c1, c2, 0.75);
+      o.p5 += mix(c2, c3, 0.25);
+      o.p6 += mix(c2, c3, 0.75);
+      o.p7 += mix(c3, c4, 0.25);
+    }
+  }
+  return o;
+}
 
 /** Epilogue for one pixel × quad of the tile; tail pixels and quads are not stored. */
 fn store(pixel: u32, pixels: u32, q: u32, acc: vec4<f32>) {
@@ -27,6 +106,20 @@ fn store(pixel: u32, pixels: u32, q: u32, acc: vec4<f32>) {
     out += res[pixel * p.resStride + p.resOffset + q];
   }
   y[pixel * p.outStride + p.outOffset + q] = out;
+}
+
+/** Output quad q of the tile from pixel0, with the upsampled `res` added first where UP > 0. */
+fn storeRow(pixel0: u32, pixels: u32, q: u32, tile: Row, up: UpRows) {
+  var t = tile;
+  if (UP > 0u) { t = addUpsampled(t, up, q); }
+  store(pixel0, pixels, q, t.p0);
+  if (TP > 1u) { store(pixel0 + 1u, pixels, q, t.p1); }
+  if (TP > 2u) { store(pixel0 + 2u, pixels, q, t.p2); }
+  if (TP > 3u) { store(pixel0 + 3u, pixels, q, t.p3); }
+  if (TP > 4u) { store(pixel0 + 4u, pixels, q, t.p4); }
+  if (TP > 5u) { store(pixel0 + 5u, pixels, q, t.p5); }
+  if (TP > 6u) { store(pixel0 + 6u, pixels, q, t.p6); }
+  if (TP > 7u) { store(pixel0 + 7u, pixels, q, t.p7); }
 }
 
 @compute @workgroup_size(WG)
@@ -106,48 +199,16 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
   }
 
-  {
-    let q = quad0 + 0u;
-    store(pixel0, pixels, q, a00);
-    if (TP > 1u) { store(pixel0 + 1u, pixels, q, a10); }
-    if (TP > 2u) { store(pixel0 + 2u, pixels, q, a20); }
-    if (TP > 3u) { store(pixel0 + 3u, pixels, q, a30); }
-    if (TP > 4u) { store(pixel0 + 4u, pixels, q, a40); }
-    if (TP > 5u) { store(pixel0 + 5u, pixels, q, a50); }
-    if (TP > 6u) { store(pixel0 + 6u, pixels, q, a60); }
-    if (TP > 7u) { store(pixel0 + 7u, pixels, q, a70); }
-  }
+  var up = UpRows(0u, 0u, 0.0, 0u);
+  if (UP > 0u) { up = upRows(pixel0); }
+  storeRow(pixel0, pixels, quad0, Row(a00, a10, a20, a30, a40, a50, a60, a70), up);
   if (TQ > 1u) {
-    let q = quad0 + 1u;
-    store(pixel0, pixels, q, a01);
-    if (TP > 1u) { store(pixel0 + 1u, pixels, q, a11); }
-    if (TP > 2u) { store(pixel0 + 2u, pixels, q, a21); }
-    if (TP > 3u) { store(pixel0 + 3u, pixels, q, a31); }
-    if (TP > 4u) { store(pixel0 + 4u, pixels, q, a41); }
-    if (TP > 5u) { store(pixel0 + 5u, pixels, q, a51); }
-    if (TP > 6u) { store(pixel0 + 6u, pixels, q, a61); }
-    if (TP > 7u) { store(pixel0 + 7u, pixels, q, a71); }
+    storeRow(pixel0, pixels, quad0 + 1u, Row(a01, a11, a21, a31, a41, a51, a61, a71), up);
   }
   if (TQ > 2u) {
-    let q = quad0 + 2u;
-    store(pixel0, pixels, q, a02);
-    if (TP > 1u) { store(pixel0 + 1u, pixels, q, a12); }
-    if (TP > 2u) { store(pixel0 + 2u, pixels, q, a22); }
-    if (TP > 3u) { store(pixel0 + 3u, pixels, q, a32); }
-    if (TP > 4u) { store(pixel0 + 4u, pixels, q, a42); }
-    if (TP > 5u) { store(pixel0 + 5u, pixels, q, a52); }
-    if (TP > 6u) { store(pixel0 + 6u, pixels, q, a62); }
-    if (TP > 7u) { store(pixel0 + 7u, pixels, q, a72); }
+    storeRow(pixel0, pixels, quad0 + 2u, Row(a02, a12, a22, a32, a42, a52, a62, a72), up);
   }
   if (TQ > 3u) {
-    let q = quad0 + 3u;
-    store(pixel0, pixels, q, a03);
-    if (TP > 1u) { store(pixel0 + 1u, pixels, q, a13); }
-    if (TP > 2u) { store(pixel0 + 2u, pixels, q, a23); }
-    if (TP > 3u) { store(pixel0 + 3u, pixels, q, a33); }
-    if (TP > 4u) { store(pixel0 + 4u, pixels, q, a43); }
-    if (TP > 5u) { store(pixel0 + 5u, pixels, q, a53); }
-    if (TP > 6u) { store(pixel0 + 6u, pixels, q, a63); }
-    if (TP > 7u) { store(pixel0 + 7u, pixels, q, a73); }
+    storeRow(pixel0, pixels, quad0 + 3u, Row(a03, a13, a23, a33, a43, a53, a63, a73), up);
   }
 }

@@ -1,7 +1,8 @@
 // The planner turns a graph into a runtime Program: it fuses (conv + bias + activation, residual
-// add into the projecting conv, for inference a depthwise conv into the 1×1 conv after it and the
-// head conv into its residual + mask, concat into its producers' outputs) and places tensors in
-// shared buffer slots by lifetime. It also counts FLOPs, parameters and activation memory.
+// add into the projecting conv; for inference, a depthwise conv into the 1×1 conv after it, the
+// head conv into its residual + mask and its upsample, and a 1×1 conv over [upsampled, skip] into a
+// low-res GEMM and an upsampling epilogue; concat into its producers' outputs) and places tensors
+// in shared buffer slots by lifetime. It also counts FLOPs, parameters and activation memory.
 
 import type { Activation } from "../runtime/activation.ts";
 import {
@@ -9,6 +10,8 @@ import {
   type DepthwiseProjectAttrs,
   fitsConvResidualMask,
   fitsDepthwiseProject,
+  fitsPointwiseAddUpsampled,
+  fitsUpsampleConvResidualMask,
 } from "../runtime/ops/conv.ts";
 import { getOp } from "../runtime/ops/index.ts";
 import type { Program, ProgramStep, ProgramTensor } from "../runtime/program.ts";
@@ -21,7 +24,9 @@ export interface PlanOptions {
   /**
    * Also the fusions into steps that have no backward (default: as `fuse`; training plans without
    * them): each depthwise conv with the 1×1 conv after it (depthwise_project), the head's conv
-   * with the residual + mask after it (conv2d_residual_mask).
+   * with the residual + mask after it (conv2d_residual_mask), a 1×1 conv over a concat of an
+   * upsample and a skip (pointwise_part + pointwise_add_upsampled), and the head's upsample into
+   * its conv (upsample_conv2d_residual_mask).
    */
   fuseForInference?: boolean;
   /** Let producers write straight into a concat's channel slices (default true). */
@@ -214,7 +219,12 @@ function fuseOnce({ nodes, live, alias, resolve, soleUser }: FusionState): boole
  * residual) whose only reader is a 1×1 conv becomes part of that conv, a depthwise_project step:
  * the depthwise output, a block's widest tensor, is then never stored (measured on llvmpipe:
  * 0.5-0.7× the pair's time, see depthwise_project.wgsl). A conv whose only reader is the
- * residual + mask head becomes conv2d_residual_mask: its logits are never stored either.
+ * residual + mask head becomes conv2d_residual_mask: its logits are never stored either. A 1×1
+ * conv over concat(upsample2x(h), skip) becomes pointwise_part (the upsampled channels' share of
+ * the GEMM, on h at a quarter of the pixels) and pointwise_add_upsampled (the skip's share, adding
+ * the part upsampled): the upsampled tensor is never stored. The head's conv2d_residual_mask over
+ * concat(upsample2x(h), image) becomes upsample_conv2d_residual_mask, a conv of h itself with
+ * weights composed per output phase: the full-resolution upsample is never stored either.
  */
 function fuseForInference({ nodes, live, alias, resolve, soleUser }: FusionState): boolean {
   for (const n of live) {
@@ -253,6 +263,55 @@ function fuseForInference({ nodes, live, alias, resolve, soleUser }: FusionState
     n.inputs = [resolve(conv.inputs[0]), x];
     n.params = conv.params;
     alias.set(h, n.id); // no longer computed on its own
+    return true;
+  }
+  for (const n of live) {
+    const a = n.attrs;
+    if (n.op !== "conv2d" || a.k !== 1 || a.stride !== 1 || a.pad !== 0) continue;
+    if (n.inputs.length !== 1) continue; // a residual would need its own epilogue
+    const cat = nodes[resolve(n.inputs[0])];
+    if (cat.op !== "concat" || !soleUser(cat.id, n.id)) continue;
+    const parts = cat.inputs.map(resolve);
+    const u = parts.findIndex((id) => nodes[id].op === "upsample2x" && soleUser(id, cat.id));
+    const up = nodes[parts[u]], skip = nodes[parts[1 - u]];
+    if (u < 0 || !fitsPointwiseAddUpsampled(skip.shape[3], a.cout as number)) continue;
+    const mode = up.attrs.mode;
+    const low = nodes[resolve(up.inputs[0])];
+    const slice = { cout: a.cout, k: 1, stride: 1, pad: 0, cin: cat.shape[3] };
+    // The upsample node becomes the low-res GEMM, keeping its place in graph order.
+    up.op = "pointwise_part";
+    up.attrs = { ...slice, act: "none", from: u === 0 ? 0 : skip.shape[3] };
+    up.inputs = [low.id];
+    up.params = [n.params[0]];
+    up.shape = [low.shape[0], low.shape[1], low.shape[2], a.cout as number];
+    up.name = `${n.name}.lowres`;
+    n.op = "pointwise_add_upsampled";
+    n.attrs = { ...a, ...slice, from: u === 0 ? cat.shape[3] - skip.shape[3] : 0, mode };
+    n.inputs = [skip.id, up.id];
+    alias.set(cat.id, n.id); // no longer computed on its own
+    return true;
+  }
+  for (const n of live) {
+    if (n.op !== "conv2d_residual_mask") continue;
+    const [features, image] = n.inputs.map(resolve);
+    const cat = nodes[features];
+    if (cat.op !== "concat" || !soleUser(cat.id, n.id)) continue;
+    const parts = cat.inputs.map(resolve);
+    const u = parts.findIndex((id) => nodes[id].op === "upsample2x" && soleUser(id, cat.id));
+    const up = nodes[parts[u]], skip = nodes[parts[1 - u]];
+    const conv = n.attrs as unknown as ConvAttrs;
+    if (u < 0 || !fitsUpsampleConvResidualMask(up.shape[3], skip.shape[3], conv)) continue;
+    n.op = "upsample_conv2d_residual_mask";
+    n.attrs = {
+      ...n.attrs,
+      cin: cat.shape[3],
+      upFrom: u === 0 ? 0 : skip.shape[3],
+      skipFrom: u === 0 ? up.shape[3] : 0,
+      mode: up.attrs.mode,
+    };
+    n.inputs = [resolve(up.inputs[0]), skip.id, image];
+    alias.set(cat.id, n.id); // neither computed on its own any more
+    alias.set(up.id, n.id);
     return true;
   }
   return false;

@@ -17,6 +17,7 @@ import pointwise_uniform from "../../kernels/wgsl/pointwise_uniform.wgsl" with {
 import pointwise_tiled from "../../kernels/wgsl/pointwise_tiled.wgsl" with { type: "text" };
 import upsample2x from "../../kernels/wgsl/upsample2x.wgsl" with { type: "text" };
 import upsample2x_block from "../../kernels/wgsl/upsample2x_block.wgsl" with { type: "text" };
+import upsample_conv_head from "../../kernels/wgsl/upsample_conv_head.wgsl" with { type: "text" };
 import concat from "../../kernels/wgsl/concat.wgsl" with { type: "text" };
 import add from "../../kernels/wgsl/add.wgsl" with { type: "text" };
 import activation from "../../kernels/wgsl/activation.wgsl" with { type: "text" };
@@ -41,6 +42,7 @@ const files: Record<string, string> = {
   pointwise_tiled,
   upsample2x,
   upsample2x_block,
+  upsample_conv_head,
   concat,
   add,
   activation,

@@ -175,3 +175,85 @@ OP_CASES.push(
     deltaScale: 1,
   }),
 );
+
+// The planner's commuted decoder expand: the upsampled channels' share of the 1×1 conv at low
+// resolution (pointwise_part), then the skip's share adding it upsampled (pointwise_add_upsampled):
+// both modes, the upsampled part first or second in the weight, odd low-res sizes, widths that 8
+// pixels do not divide (14) or do (16), a partial last quad tile (5 quads), a 1-row low-res edge.
+const slice = (cout: number, cin: number, from: number, act = "none") => ({
+  cout,
+  k: 1,
+  stride: 1,
+  pad: 0,
+  act,
+  cin,
+  from,
+});
+OP_CASES.push(
+  { op: "pointwise_part", attrs: slice(10, 20, 8), inputs: [[2, 5, 7, 12]], params: ["weight"] },
+  { op: "pointwise_part", attrs: slice(7, 9, 0), inputs: [[1, 3, 4, 5]], params: ["weight"] },
+  {
+    op: "pointwise_add_upsampled",
+    attrs: { ...slice(10, 18, 12, "relu6"), mode: "bilinear" },
+    inputs: [[2, 10, 14, 6], [2, 5, 7, 10]],
+    params: ["weight", "bias"],
+    scale: 4,
+  },
+  {
+    op: "pointwise_add_upsampled",
+    attrs: { ...slice(20, 28, 20, "hardswish"), mode: "nearest" },
+    inputs: [[1, 6, 16, 8], [1, 3, 8, 20]],
+    params: ["weight", "bias"],
+    scale: 3,
+  },
+  {
+    op: "pointwise_add_upsampled",
+    attrs: { ...slice(7, 12, 0), mode: "bilinear" },
+    inputs: [[1, 2, 16, 5], [1, 1, 8, 7]],
+    params: ["weight", "bias"],
+  },
+  {
+    op: "pointwise_add_upsampled",
+    attrs: { ...slice(16, 40, 24, "relu6"), mode: "bilinear" },
+    inputs: [[1, 8, 24, 16], [1, 4, 12, 16]],
+    params: ["weight", "bias"],
+    scale: 4,
+  },
+);
+
+// The planner's head without its full-resolution upsample: the conv over [upsample2x(h), skip]
+// with composed weights and the zero padding restored on the outermost rows and columns. Both
+// modes, the upsampled part first or second, low-res widths every tile (4, 2, 1) or only some
+// (6) divide, a 1×1 low-res input (every edge and corner at once), a narrower image, batch 2.
+const upsampleHead = (
+  inputs: Shape[],
+  mode: string,
+  cout: number,
+  upFirst: boolean,
+): OpCase => {
+  const [h, skip] = [inputs[0][3], inputs[1][3]];
+  return {
+    op: "upsample_conv2d_residual_mask",
+    attrs: {
+      cout,
+      k: 3,
+      stride: 1,
+      pad: 1,
+      act: "none",
+      deltaScale: 2,
+      cin: h + skip,
+      upFrom: upFirst ? 0 : skip,
+      skipFrom: upFirst ? h : 0,
+      mode,
+    },
+    inputs,
+    params: ["weight", "bias"],
+    scale: 3,
+  };
+};
+OP_CASES.push(
+  upsampleHead([[2, 5, 4, 8], [2, 10, 8, 3], [2, 10, 8, 3]], "bilinear", 4, true),
+  upsampleHead([[1, 3, 6, 5], [1, 6, 12, 2], [1, 6, 12, 2]], "nearest", 3, false),
+  upsampleHead([[1, 1, 1, 4], [1, 2, 2, 3], [1, 2, 2, 3]], "bilinear", 4, true),
+  upsampleHead([[1, 8, 8, 16], [1, 16, 16, 3], [1, 16, 16, 3]], "bilinear", 4, true),
+);

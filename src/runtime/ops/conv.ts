@@ -9,6 +9,7 @@ import { activate, type Activation, activationId } from "../activation.ts";
 import { type HostTensor, hostTensor, pad4, type Shape } from "../tensor.ts";
 import { uniformStruct } from "../uniforms.ts";
 import { residualMask } from "./eltwise.ts";
+import { upsample2x, type UpsampleMode } from "./resample.ts";
 import {
   type GpuVariant,
   inF16,
@@ -700,6 +701,324 @@ export const convResidualMask: OpDef<ConvResidualMaskAttrs> = {
     return {
       flops: 2 * n * h * w * cout * cin * k * k + mask.flops,
       bytes: 4 * (n * h * w * (cin + 2 * image.shape[3]) + cout * cin * k * k),
+    };
+  },
+};
+
+// ---- a 1×1 conv over [upsample2x(h), skip], fused by the planner: the upsample commutes ------
+//
+// A decoder block's expand is W · concat(up(h), s) + b = up(W_h · h) + W_s · s + b: bilinear and
+// nearest upsampling are linear with weights summing to 1, so the upsampled part's share of the
+// GEMM can run at the low resolution (a quarter of its multiply-adds, pointwise_part), and the
+// expand then adds it upsampled in its epilogue (pointwise_add_upsampled). The upsampled tensor is
+// never stored.
+
+/** A pointwise conv whose weight has `cin` input channels, of which this step uses `from` onward. */
+export type PointwiseSliceAttrs = ConvAttrs & { cin: number; from: number };
+
+export type PointwiseAddUpsampledAttrs = PointwiseSliceAttrs & { mode: UpsampleMode };
+
+/** The weight's input channels [from, from + count) as a [cout, count, 1, 1] param. */
+function weightSlice(weight: Param, from: number, count: number): Param {
+  const [cout, cin] = weight.shape;
+  const data = new Float32Array(cout * count);
+  for (let o = 0; o < cout; o++) {
+    data.set(weight.data.subarray(o * cin + from, o * cin + from + count), o * count);
+  }
+  return { shape: [cout, count, 1, 1], data };
+}
+
+function sliceParams(x: Shape, a: PointwiseSliceAttrs, op: string) {
+  if (a.k !== 1 || a.stride !== 1 || a.pad !== 0) throw new Error(`${op} is a 1×1 stride-1 conv`);
+  if (!(a.from >= 0 && a.from + x[3] <= a.cin)) {
+    throw new Error(`${op}: channels ${a.from}..${a.from + x[3]} pass the weight's ${a.cin}`);
+  }
+  return { weight: [a.cout, a.cin, 1, 1] };
+}
+
+/** Pointwise variants of conv2d that take a pointwise_part step (its epilogue is plain). */
+const POINTWISE_VARIANTS = [
+  pointwiseUniform(8, 4),
+  pointwiseUniform(8, 2),
+  pointwiseReg(8, 2),
+  pointwiseReg(4, 2),
+  pointwiseReg(4, 1),
+  inF16(pointwiseReg(8, 2)),
+] as GpuVariant<PointwiseSliceAttrs>[];
+
+/** W[:, from : from + C] · x, no bias, no activation: the low-res half of the commuted expand. */
+export const pointwisePart: OpDef<PointwiseSliceAttrs> = {
+  name: "pointwise_part",
+  inferenceOnly: true,
+  gpuInputs: 2,
+  outputShape: ([x], a) => {
+    sliceParams(x, a, "pointwise_part");
+    return convShape([x], a, a.cout);
+  },
+  params: ([x], a) => sliceParams(x, a, "pointwise_part"),
+  reference: ([x], [weight], a) =>
+    conv2d.reference([x], [weightSlice(weight, a.from, x.shape[3]), zeroBias(a.cout)], a),
+  packParams: ([weight], ctx) => {
+    const c = ctx.inputs[0].shape[3];
+    return conv2d.packParams(
+      [weightSlice(weight, ctx.attrs.from, c), zeroBias(ctx.attrs.cout)],
+      ctx,
+    );
+  },
+  struct: ConvParams,
+  uniforms: convUniforms,
+  variants: POINTWISE_VARIANTS,
+  // conv2d's fast-start pipeline: the same overrides, so no compile of its own.
+  baseline: [{ variant: "pw_reg_4x1", wg: 64 }],
+  cost: (ctx) => {
+    const cin = ctx.inputs[0].shape[3], cout = ctx.output.shape[3];
+    return convCost(ctx, cin, cin * cout);
+  },
+};
+
+const zeroBias = (cout: number): Param => ({ shape: [cout], data: new Float32Array(cout) });
+
+/** Whether pointwise_add_upsampled's weights (the skip's share) fit its uniform buffer. */
+export const fitsPointwiseAddUpsampled = (skip: number, cout: number) =>
+  quads(skip) * quads(cout) * 64 <= UNIFORM_WEIGHT_BYTES;
+
+/**
+ * pointwise_uniform.wgsl with the UP epilogue: tiles of TP pixels must lie in one output row, so
+ * TP divides the width (even, being upsampled: TP = 2 always fits).
+ */
+function upsampledTile(tp: number, tq: number): GpuVariant<PointwiseAddUpsampledAttrs> {
+  const variant = pointwiseUniform(tp, tq);
+  return {
+    ...variant,
+    applies: (ctx) => ctx.output.shape[2] % tp === 0,
+    overrides: (ctx) => ({
+      ...variant.overrides(ctx),
+      RESIDUAL: 0, // res holds the low-res part
+      UP: ctx.attrs.mode === "nearest" ? 1 : 2,
+    }),
+  } as GpuVariant<PointwiseAddUpsampledAttrs>;
+}
+
+/**
+ * Inputs [skip, part]: act(W[:, from:] · skip + b + upsample2x(part)), part being pointwise_part's
+ * output at half the size.
+ */
+export const pointwiseAddUpsampled: OpDef<PointwiseAddUpsampledAttrs> = {
+  name: "pointwise_add_upsampled",
+  inferenceOnly: true,
+  gpuInputs: 2,
+  outputShape: ([x, part], a) => {
+    sliceParams(x, a, "pointwise_add_upsampled");
+    const y = convShape([x], a, a.cout);
+    const expected = [y[0], y[1] / 2, y[2] / 2, a.cout];
+    if (part?.join() !== expected.join()) {
+      throw new Error(`pointwise_add_upsampled: part [${part}] must be [${expected}]`);
+    }
+    return y;
+  },
+  params: ([x], a) => ({ ...sliceParams(x, a, "pointwise_add_upsampled"), bias: [a.cout] }),
+  reference([x, part], [weight, bias], a) {
+    const y = conv2d.reference([x], [weightSlice(weight, a.from, x.shape[3]), zeroBias(a.cout)], {
+      ...a,
+      act: "none",
+    });
+    const up = upsample2x.reference([part], [], { mode: a.mode });
+    for (let i = 0; i < y.data.length; i++) {
+      y.data[i] = activate(y.data[i] + up.data[i] + bias.data[i % a.cout], a.act, a.alpha);
+    }
+    return y;
+  },
+  packParams: ([weight, bias], ctx) => {
+    const c = ctx.inputs[0].shape[3];
+    return conv2d.packParams([weightSlice(weight, ctx.attrs.from, c), bias], ctx);
+  },
+  struct: ConvParams,
+  uniforms: convUniforms,
+  variants: [
+    upsampledTile(8, 4),
+    upsampledTile(8, 2),
+    upsampledTile(4, 4),
+    upsampledTile(2, 4),
+    upsampledTile(2, 1),
+  ],
+  baseline: [{ variant: "pw_u_2x1", wg: 64 }],
+  cost: (ctx) => {
+    const [x] = ctx.inputs;
+    const [n, h, w, c] = ctx.output.shape;
+    const cin = x.shape[3];
+    return {
+      // The GEMM, then per output 3 blends (2 each) and the add.
+      flops: 2 * n * h * w * c * cin + 7 * n * h * w * c,
+      bytes: 4 * (n * h * w * (cin + c) + (n * h * w * c) / 4 + cin * c + c),
+    };
+  },
+};
+
+// ---- upsample_conv2d_residual_mask: the head without its full-resolution upsample ------------
+
+/**
+ * The head's conv over concat(upsample2x(h), skip) (channels [upFrom, +h) and [skipFrom, +skip) of
+ * its weight), then the residual + mask over the image.
+ */
+export type UpsampleConvResidualMaskAttrs = ConvResidualMaskAttrs & {
+  cin: number;
+  upFrom: number;
+  skipFrom: number;
+  mode: UpsampleMode;
+};
+
+export const UpsampleConvParams = uniformStruct("UpsampleConvParams", {
+  ...ConvParams.fields,
+  skipStride: "u32",
+  skipOffset: "u32",
+});
+
+/** Weight blocks of upsample_conv_head.wgsl: composed 36 per h quad, 9 per skip quad, plain 9. */
+const upsampleConvBlocks = (h: number, skip: number) => 45 * quads(h) + 9 * quads(skip);
+
+/** Whether the head conv (`h` upsampled channels, `skip` others, ≤ 4 outputs) fits the kernel. */
+export const fitsUpsampleConvResidualMask = (h: number, skip: number, a: ConvAttrs) =>
+  a.k === 3 && a.stride === 1 && a.pad === 1 && a.act === "none" && a.cout <= 4 &&
+  upsampleConvBlocks(h, skip) * 64 <= UNIFORM_WEIGHT_BYTES;
+
+/** A [cout, cin, k, k] weight's input channels [from, from + count). */
+function inputSlice(weight: Param, from: number, count: number): Param {
+  const [cout, cin, k] = weight.shape;
+  const taps = k * k;
+  const data = new Float32Array(cout * count * taps);
+  for (let o = 0; o < cout; o++) {
+    const src = (o * cin + from) * taps;
+    data.set(weight.data.subarray(src, src + count * taps), o * count * taps);
+  }
+  return { shape: [cout, count, k, k], data };
+}
+
+/**
+ * Coefficients of low-res rows i-1, i, i+1 in upsampled row 2i + a + k - 1 (tap k of output row
+ * 2i + a), with the kernel's blends: row 2m = mix(v[m-1], v[m], even), 2m+1 = mix(v[m], v[m+1], odd).
+ */
+function upsampleTaps(mode: UpsampleMode): number[][][] {
+  const even = mode === "bilinear" ? 0.75 : 1, odd = mode === "bilinear" ? 0.25 : 0;
+  const row = (t: number) =>
+    [[1 - odd, odd, 0], [1 - even, even, 0], [0, 1 - odd, odd], [0, 1 - even, even]][t + 1];
+  return [0, 1].map((a) => [0, 1, 2].map((k) => row(a + k - 1)));
+}
+
+/** upsample_conv_head.wgsl: 2 output rows × 2·TL columns per invocation (TL divides h's width). */
+function upsampleConvHead(tl: number): GpuVariant<UpsampleConvResidualMaskAttrs> {
+  const threads = (ctx: StepContext<UpsampleConvResidualMaskAttrs>) => {
+    const [n, h, w] = ctx.inputs[0].shape;
+    return n * h * (w / tl);
+  };
+  return {
+    name: `up_${2 * tl}`,
+    kernel: "upsample_conv_head",
+    uniformWeights: true,
+    applies: (ctx) => ctx.inputs[0].shape[2] % tl === 0,
+    overrides: (ctx) => ({
+      WG: groupSize(threads(ctx)),
+      TL: tl,
+      UP_Q: quads(ctx.inputs[0].shape[3]),
+      S_Q: quads(ctx.inputs[1].shape[3]),
+      MODE: ctx.attrs.mode === "nearest" ? 0 : 1,
+      MASK_LANE: ctx.attrs.cout - 1,
+    }),
+    workgroups: (ctx) => workgroups1d(threads(ctx), groupSize(threads(ctx))),
+  };
+}
+
+/** Inputs [h, skip, image]: residual_mask(image, conv2d(concat(upsample2x(h), skip))). */
+export const upsampleConvResidualMask: OpDef<UpsampleConvResidualMaskAttrs> = {
+  name: "upsample_conv2d_residual_mask",
+  inferenceOnly: true,
+  gpuInputs: 3,
+  outputShape: ([h, skip, image], a) => {
+    const [n, hh, hw, hc] = h;
+    if (skip?.join() !== [n, 2 * hh, 2 * hw, skip[3]].join()) {
+      throw new Error(`upsample_conv2d_residual_mask: skip [${skip}] is not h [${h}] upsampled`);
+    }
+    if (a.cin !== hc + skip[3]) {
+      throw new Error(`upsample_conv2d_residual_mask: cin ${a.cin} is not ${hc} + ${skip[3]}`);
+    }
+    return convResidualMask.outputShape([skip, image], a);
+  },
+  params: (_inputs, a) => ({ weight: [a.cout, a.cin, a.k, a.k], bias: [a.cout] }),
+  reference([h, skip, image], params, a) {
+    const up = upsample2x.reference([h], [], { mode: a.mode });
+    const [n, oh, ow] = skip.shape;
+    const cat = hostTensor([n, oh, ow, a.cin]);
+    for (let p = 0; p < n * oh * ow; p++) {
+      const c = h.shape[3], s = skip.shape[3];
+      cat.data.set(up.data.subarray(p * c, (p + 1) * c), p * a.cin + a.upFrom);
+      cat.data.set(skip.data.subarray(p * s, (p + 1) * s), p * a.cin + a.skipFrom);
+    }
+    return convResidualMask.reference([cat, image], params, a);
+  },
+  packParams([weight, bias], ctx) {
+    const [h, skip] = ctx.inputs;
+    const a = ctx.attrs;
+    const window = { ...a, k: 3, stride: 1, pad: 1 };
+    const slice = (from: number, t: TensorRef) =>
+      conv2d.packParams([inputSlice(weight, from, t.shape[3]), zeroBias(a.cout)], {
+        ...ctx,
+        inputs: [t],
+        attrs: window,
+      })[0];
+    // Plain blocks [ky][kx][q] (conv2d's packing with one output quad), then composed per phase.
+    const plain = slice(a.upFrom, h), skipBlocks = slice(a.skipFrom, skip);
+    const hq = quads(h.shape[3]);
+    const taps = upsampleTaps(a.mode);
+    const composed = new Float32Array(36 * hq * 16);
+    for (let pa = 0; pa < 2; pa++) {
+      for (let pb = 0; pb < 2; pb++) {
+        for (let ky = 0; ky < 3; ky++) {
+          for (let kx = 0; kx < 3; kx++) {
+            for (let dy = 0; dy < 3; dy++) {
+              for (let dx = 0; dx < 3; dx++) {
+                const c = taps[pa][ky][dy] * taps[pb][kx][dx];
+                if (c === 0) continue;
+                for (let q = 0; q < hq; q++) {
+                  const to = ((((pa * 2 + pb) * 3 + dy) * 3 + dx) * hq + q) * 16;
+                  const from = ((ky * 3 + kx) * hq + q) * 16;
+                  for (let e = 0; e < 16; e++) composed[to + e] += c * plain[from + e];
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    const packed = new Float32Array(upsampleConvBlocks(h.shape[3], skip.shape[3]) * 16);
+    packed.set(composed);
+    packed.set(skipBlocks, composed.length);
+    packed.set(plain, composed.length + skipBlocks.length);
+    return [packed, packBias(bias, a.cout)];
+  },
+  struct: UpsampleConvParams,
+  uniforms: (ctx) => {
+    const [h, skip, image] = ctx.inputs;
+    const y = ctx.output;
+    return {
+      ...convUniforms({ ...ctx, inputs: [h, image] }),
+      outH: y.shape[1],
+      outW: y.shape[2],
+      skipStride: skip.layout.pixelStride / 4,
+      skipOffset: skip.layout.channelOffset / 4,
+      alpha: ctx.attrs.deltaScale,
+    };
+  },
+  variants: [upsampleConvHead(4), upsampleConvHead(2), upsampleConvHead(1)],
+  baseline: [{ variant: "up_2" }],
+  cost: (ctx) => {
+    const [h, skip, image] = ctx.inputs;
+    const [n, oh, ow] = ctx.output.shape;
+    const { cout } = ctx.attrs;
+    const cin = h.shape[3] + skip.shape[3];
+    return {
+      flops: 2 * n * oh * ow * cout * cin * 9 + residualMask.cost(ctx).flops,
+      bytes: 4 *
+        (n * oh * ow * (skip.shape[3] + 2 * image.shape[3]) + h.shape.reduce((p, q) => p * q) +
+          cout * cin * 9),
     };
   },
 };

@@ -1,6 +1,14 @@
 // The op registry: one row per op, looked up by name by both executors, the bench and the tests.
 
-import { conv2d, convResidualMask, depthwiseConv2d, depthwiseProject } from "./conv.ts";
+import {
+  conv2d,
+  convResidualMask,
+  depthwiseConv2d,
+  depthwiseProject,
+  pointwiseAddUpsampled,
+  pointwisePart,
+  upsampleConvResidualMask,
+} from "./conv.ts";
 import { concat } from "./concat.ts";
 import { activation, add, residualMask } from "./eltwise.ts";
 import { upsample2x } from "./resample.ts";
@@ -12,6 +20,9 @@ export const OPS: Record<string, OpDef<any>> = {
   depthwise_conv2d: depthwiseConv2d,
   depthwise_project: depthwiseProject,
   conv2d_residual_mask: convResidualMask,
+  pointwise_part: pointwisePart,
+  pointwise_add_upsampled: pointwiseAddUpsampled,
+  upsample_conv2d_residual_mask: upsampleConvResidualMask,
   upsample2x,
   concat,
   add,
