@@ -18,6 +18,9 @@ import pointwise_tiled from "../../kernels/wgsl/pointwise_tiled.wgsl" with { typ
 import upsample2x from "../../kernels/wgsl/upsample2x.wgsl" with { type: "text" };
 import upsample2x_block from "../../kernels/wgsl/upsample2x_block.wgsl" with { type: "text" };
 import upsample_conv_head from "../../kernels/wgsl/upsample_conv_head.wgsl" with { type: "text" };
+import upsample_conv_head_direct from "../../kernels/wgsl/upsample_conv_head_direct.wgsl" with {
+  type: "text",
+};
 import concat from "../../kernels/wgsl/concat.wgsl" with { type: "text" };
 import add from "../../kernels/wgsl/add.wgsl" with { type: "text" };
 import activation from "../../kernels/wgsl/activation.wgsl" with { type: "text" };
@@ -43,6 +46,7 @@ const files: Record<string, string> = {
   upsample2x,
   upsample2x_block,
   upsample_conv_head,
+  upsample_conv_head_direct,
   concat,
   add,
   activation,

@@ -100,7 +100,7 @@ gpuTest("a baseline start runs the student right, then upgrades to the tuned ker
   const executor = await GpuExecutor.create(gpu, program, weights, { pipelines, baseline: true });
   const convs = (e: GpuExecutor) =>
     e.variants.filter((_, i) => /conv|project/.test(program.steps.filter((s) => !s.elided)[i].op));
-  const baselineKernels = /^(direct|pw_reg_4x1|pw_u_2x1|up_2)(\/wg64)?$/;
+  const baselineKernels = /^(direct|pw_reg_4x1|pw_u_2x1)(\/wg64)?$/;
   assert.ok(convs(executor).every((v) => baselineKernels.test(v.variant)), "baseline convs");
   // Pointwise with and without a residual, stem, depthwise + projection at strides 1 and 2 (and,
   // in this narrow student, outputs under 4 quads), the expands over [upsampled, skip] and the

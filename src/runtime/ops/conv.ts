@@ -871,6 +871,7 @@ export const UpsampleConvParams = uniformStruct("UpsampleConvParams", {
   ...ConvParams.fields,
   skipStride: "u32",
   skipOffset: "u32",
+  skipQ: "u32",
 });
 
 /** Weight blocks of upsample_conv_head.wgsl: composed 36 per h quad, 9 per skip quad, plain 9. */
@@ -1004,11 +1005,28 @@ export const upsampleConvResidualMask: OpDef<UpsampleConvResidualMaskAttrs> = {
       outW: y.shape[2],
       skipStride: skip.layout.pixelStride / 4,
       skipOffset: skip.layout.channelOffset / 4,
+      skipQ: quads(skip.shape[3]),
       alpha: ctx.attrs.deltaScale,
     };
   },
-  variants: [upsampleConvHead(4), upsampleConvHead(2), upsampleConvHead(1)],
-  baseline: [{ variant: "up_2" }],
+  variants: [
+    upsampleConvHead(4),
+    upsampleConvHead(2),
+    upsampleConvHead(1),
+    // The fast start's (SwiftShader compiles up_8 in 1.9 s).
+    {
+      name: "direct",
+      kernel: "upsample_conv_head_direct",
+      uniformWeights: true,
+      overrides: (ctx) => ({
+        WG: 64,
+        MODE: ctx.attrs.mode === "nearest" ? 0 : 1,
+        MASK_LANE: ctx.attrs.cout - 1,
+      }),
+      workgroups: (ctx) => workgroups1d(outPixels(ctx), 64),
+    },
+  ],
+  baseline: [{ variant: "direct" }],
   cost: (ctx) => {
     const [h, skip, image] = ctx.inputs;
     const [n, oh, ow] = ctx.output.shape;
