@@ -49,3 +49,13 @@ struct Row {
   p6: vec4<f32>,
   p7: vec4<f32>,
 }
+
+// The head's output quad: image + sigmoid(mask) · scale · tanh(delta), from logits with the deltas
+// in lanes below maskLane and the mask logit in lane maskLane; lanes from maskLane on are written
+// as 0 (residual_mask.wgsl's formula, for heads fused into their conv).
+fn headOutput(image: vec4<f32>, logits: vec4<f32>, scale: f32, maskLane: u32) -> vec4<f32> {
+  let mask = 1.0 / (1.0 + exp(-logits[maskLane]));
+  let d = tanh(clamp(logits, vec4<f32>(-15.0), vec4<f32>(15.0)));
+  let lane = vec4<u32>(0u, 1u, 2u, 3u);
+  return select(image + (mask * scale) * d, vec4<f32>(0.0), lane >= vec4<u32>(maskLane));
+}

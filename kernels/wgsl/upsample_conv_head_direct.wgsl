@@ -77,9 +77,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
   }
 
-  let mask = 1.0 / (1.0 + exp(-acc[MASK_LANE]));
-  let d = tanh(clamp(acc, vec4<f32>(-15.0), vec4<f32>(15.0)));
-  let v = res[pixel * p.resStride + p.resOffset] + (mask * p.alpha) * d;
-  let lane = vec4<u32>(0u, 1u, 2u, 3u);
-  y[pixel * p.outStride + p.outOffset] = select(v, vec4<f32>(0.0), lane >= vec4<u32>(MASK_LANE));
+  let image = res[pixel * p.resStride + p.resOffset];
+  y[pixel * p.outStride + p.outOffset] = headOutput(image, acc, p.alpha, MASK_LANE);
 }
