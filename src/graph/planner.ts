@@ -273,8 +273,9 @@ function fuseForInference({ nodes, live, alias, resolve, soleUser }: FusionState
     if (cat.op !== "concat" || !soleUser(cat.id, n.id)) continue;
     const parts = cat.inputs.map(resolve);
     const u = parts.findIndex((id) => nodes[id].op === "upsample2x" && soleUser(id, cat.id));
+    if (u < 0) continue;
     const up = nodes[parts[u]], skip = nodes[parts[1 - u]];
-    if (u < 0 || !fitsPointwiseAddUpsampled(skip.shape[3], a.cout as number)) continue;
+    if (!fitsPointwiseAddUpsampled(skip.shape[3], a.cout as number)) continue;
     const mode = up.attrs.mode;
     const low = nodes[resolve(up.inputs[0])];
     const slice = { cout: a.cout, k: 1, stride: 1, pad: 0, cin: cat.shape[3] };
@@ -298,9 +299,10 @@ function fuseForInference({ nodes, live, alias, resolve, soleUser }: FusionState
     if (cat.op !== "concat" || !soleUser(cat.id, n.id)) continue;
     const parts = cat.inputs.map(resolve);
     const u = parts.findIndex((id) => nodes[id].op === "upsample2x" && soleUser(id, cat.id));
+    if (u < 0) continue;
     const up = nodes[parts[u]], skip = nodes[parts[1 - u]];
     const conv = n.attrs as unknown as ConvAttrs;
-    if (u < 0 || !fitsUpsampleConvResidualMask(up.shape[3], skip.shape[3], conv)) continue;
+    if (!fitsUpsampleConvResidualMask(up.shape[3], skip.shape[3], conv)) continue;
     n.op = "upsample_conv2d_residual_mask";
     n.attrs = {
       ...n.attrs,

@@ -7,6 +7,7 @@ import { hostTensor } from "../../src/runtime/tensor.ts";
 import { plan } from "../../src/graph/planner.ts";
 import { randomArray, rng } from "../../src/graph/random.ts";
 import { buildStudent, DEFAULT_STUDENT } from "../../src/graph/student.ts";
+import { Graph } from "../../src/graph/ir.ts";
 import { initWeights } from "../../src/graph/weights.ts";
 import { gpuTest, maxAbsDiff, testGpu } from "../support/gpu.ts";
 import { TINY_STUDENT } from "../support/students.ts";
@@ -97,6 +98,32 @@ Deno.test("fused and aliased program computes what the un-fused graph computes (
   const [b] = new CpuExecutor(plan(graph).program, weights).run([x]);
   assert.ok(maxAbsDiff(a, b) <= 1e-5, `difference ${maxAbsDiff(a, b)}`);
   assert.ok(maxAbsDiff(a, x) > 1e-3, "the student should change its input");
+});
+
+Deno.test("the upsample fusions keep a concat's channel order when the upsampled part is second", () => {
+  const g = new Graph();
+  const x = g.input("image", [2, 16, 12, 3]);
+  const conv = (input: number, cout: number, k: number, stride: number, name: string) =>
+    g.add("conv2d", [input], { cout, k, stride, pad: k >> 1, act: "relu" }, name);
+  const skip = conv(x, 4, 1, 1, "skip");
+  const up = g.add("upsample2x", [conv(x, 8, 3, 2, "down")], { mode: "bilinear" }, "up");
+  const expand = conv(g.add("concat", [skip, up], {}, "cat"), 12, 1, 1, "expand");
+  const up2 = g.add("upsample2x", [conv(expand, 8, 3, 2, "down2")], { mode: "nearest" }, "up2");
+  const head = g.add("concat", [x, up2], {}, "head.cat");
+  const logits = g.add("conv2d", [head], { cout: 4, k: 3, stride: 1, pad: 1, act: "none" }, "conv");
+  g.outputs = [g.add("residual_mask", [x, logits], { deltaScale: 2 }, "head")];
+  const weights = initWeights(g, 5);
+  const { program } = plan(g);
+  const ops = program.steps.filter((s) => !s.elided).map((s) => s.op);
+  assert.deepEqual(ops.filter((op) => /upsample|pointwise_/.test(op)), [
+    "pointwise_part",
+    "pointwise_add_upsampled",
+    "upsample_conv2d_residual_mask",
+  ]);
+  const image = hostTensor([2, 16, 12, 3], randomArray(rng(8), 2 * 16 * 12 * 3));
+  const [a] = new CpuExecutor(plan(g, { fuseForInference: false }).program, weights).run([image]);
+  const [b] = new CpuExecutor(program, weights).run([image]);
+  assert.ok(maxAbsDiff(a, b) <= 1e-5, `difference ${maxAbsDiff(a, b)}`);
 });
 
 gpuTest(

@@ -718,15 +718,19 @@ export type PointwiseSliceAttrs = ConvAttrs & { cin: number; from: number };
 
 export type PointwiseAddUpsampledAttrs = PointwiseSliceAttrs & { mode: UpsampleMode };
 
-/** The weight's input channels [from, from + count) as a [cout, count, 1, 1] param. */
-function weightSlice(weight: Param, from: number, count: number): Param {
-  const [cout, cin] = weight.shape;
-  const data = new Float32Array(cout * count);
+/** A [cout, cin, k, k] weight's input channels [from, from + count). */
+function inputSlice(weight: Param, from: number, count: number): Param {
+  const [cout, cin, k] = weight.shape;
+  const taps = k * k;
+  const data = new Float32Array(cout * count * taps);
   for (let o = 0; o < cout; o++) {
-    data.set(weight.data.subarray(o * cin + from, o * cin + from + count), o * count);
+    const src = (o * cin + from) * taps;
+    data.set(weight.data.subarray(src, src + count * taps), o * count * taps);
   }
-  return { shape: [cout, count, 1, 1], data };
+  return { shape: [cout, count, k, k], data };
 }
+
+const zeroBias = (cout: number): Param => ({ shape: [cout], data: new Float32Array(cout) });
 
 function sliceParams(x: Shape, a: PointwiseSliceAttrs, op: string) {
   if (a.k !== 1 || a.stride !== 1 || a.pad !== 0) throw new Error(`${op} is a 1×1 stride-1 conv`);
@@ -757,11 +761,11 @@ export const pointwisePart: OpDef<PointwiseSliceAttrs> = {
   },
   params: ([x], a) => sliceParams(x, a, "pointwise_part"),
   reference: ([x], [weight], a) =>
-    conv2d.reference([x], [weightSlice(weight, a.from, x.shape[3]), zeroBias(a.cout)], a),
+    conv2d.reference([x], [inputSlice(weight, a.from, x.shape[3]), zeroBias(a.cout)], a),
   packParams: ([weight], ctx) => {
     const c = ctx.inputs[0].shape[3];
     return conv2d.packParams(
-      [weightSlice(weight, ctx.attrs.from, c), zeroBias(ctx.attrs.cout)],
+      [inputSlice(weight, ctx.attrs.from, c), zeroBias(ctx.attrs.cout)],
       ctx,
     );
   },
@@ -775,8 +779,6 @@ export const pointwisePart: OpDef<PointwiseSliceAttrs> = {
     return convCost(ctx, cin, cin * cout);
   },
 };
-
-const zeroBias = (cout: number): Param => ({ shape: [cout], data: new Float32Array(cout) });
 
 /** Whether pointwise_add_upsampled's weights (the skip's share) fit its uniform buffer. */
 export const fitsPointwiseAddUpsampled = (skip: number, cout: number) =>
@@ -818,7 +820,7 @@ export const pointwiseAddUpsampled: OpDef<PointwiseAddUpsampledAttrs> = {
   },
   params: ([x], a) => ({ ...sliceParams(x, a, "pointwise_add_upsampled"), bias: [a.cout] }),
   reference([x, part], [weight, bias], a) {
-    const y = conv2d.reference([x], [weightSlice(weight, a.from, x.shape[3]), zeroBias(a.cout)], {
+    const y = conv2d.reference([x], [inputSlice(weight, a.from, x.shape[3]), zeroBias(a.cout)], {
       ...a,
       act: "none",
     });
@@ -830,7 +832,7 @@ export const pointwiseAddUpsampled: OpDef<PointwiseAddUpsampledAttrs> = {
   },
   packParams: ([weight, bias], ctx) => {
     const c = ctx.inputs[0].shape[3];
-    return conv2d.packParams([weightSlice(weight, ctx.attrs.from, c), bias], ctx);
+    return conv2d.packParams([inputSlice(weight, ctx.attrs.from, c), bias], ctx);
   },
   struct: ConvParams,
   uniforms: convUniforms,
@@ -882,21 +884,10 @@ export const fitsUpsampleConvResidualMask = (h: number, skip: number, a: ConvAtt
   a.k === 3 && a.stride === 1 && a.pad === 1 && a.act === "none" && a.cout <= 4 &&
   upsampleConvBlocks(h, skip) * 64 <= UNIFORM_WEIGHT_BYTES;
 
-/** A [cout, cin, k, k] weight's input channels [from, from + count). */
-function inputSlice(weight: Param, from: number, count: number): Param {
-  const [cout, cin, k] = weight.shape;
-  const taps = k * k;
-  const data = new Float32Array(cout * count * taps);
-  for (let o = 0; o < cout; o++) {
-    const src = (o * cin + from) * taps;
-    data.set(weight.data.subarray(src, src + count * taps), o * count * taps);
-  }
-  return { shape: [cout, count, k, k], data };
-}
-
 /**
  * Coefficients of low-res rows i-1, i, i+1 in upsampled row 2i + a + k - 1 (tap k of output row
- * 2i + a), with the kernel's blends: row 2m = mix(v[m-1], v[m], even), 2m+1 = mix(v[m], v[m+1], odd).
+ * 2i + a), with the kernels' blends: row 2m = mix(v[m-1], v[m], even), 2m+1 = mix(v[m], v[m+1],
+ * odd).
  */
 function upsampleTaps(mode: UpsampleMode): number[][][] {
   const even = mode === "bilinear" ? 0.75 : 1, odd = mode === "bilinear" ? 0.25 : 0;
@@ -998,11 +989,8 @@ export const upsampleConvResidualMask: OpDef<UpsampleConvResidualMaskAttrs> = {
   struct: UpsampleConvParams,
   uniforms: (ctx) => {
     const [h, skip, image] = ctx.inputs;
-    const y = ctx.output;
     return {
       ...convUniforms({ ...ctx, inputs: [h, image] }),
-      outH: y.shape[1],
-      outW: y.shape[2],
       skipStride: skip.layout.pixelStride / 4,
       skipOffset: skip.layout.channelOffset / 4,
       skipQ: quads(skip.shape[3]),
