@@ -167,7 +167,7 @@ fn addTaps(
   return r;
 }
 
-/** The 2·TL + 2 upsampled values of one low-res row (its TL + 2 loaded columns, c.p0..). */
+/** 2·TL + 2 neighbouring columns (p0 .. p7, c8, c9): a skip row, or a low-res row upsampled. */
 struct Wide {
   r: Row,
   c8: vec4<f32>,
@@ -180,21 +180,17 @@ fn widen(l: Row) -> Wide {
   w.r.p0 = mix(l.p0, l.p1, odd());
   w.r.p1 = mix(l.p0, l.p1, even());
   w.r.p2 = mix(l.p1, l.p2, odd());
-  if (TL == 1u) {
-    w.r.p3 = mix(l.p1, l.p2, even());
-    return w;
-  }
   w.r.p3 = mix(l.p1, l.p2, even());
-  w.r.p4 = mix(l.p2, l.p3, odd());
-  if (TL == 2u) {
+  if (TL > 1u) {
+    w.r.p4 = mix(l.p2, l.p3, odd());
     w.r.p5 = mix(l.p2, l.p3, even());
-    return w;
   }
-  w.r.p5 = mix(l.p2, l.p3, even());
-  w.r.p6 = mix(l.p3, l.p4, odd());
-  w.r.p7 = mix(l.p3, l.p4, even());
-  w.c8 = mix(l.p4, l.p5, odd());
-  w.c9 = mix(l.p4, l.p5, even());
+  if (TL > 2u) {
+    w.r.p6 = mix(l.p3, l.p4, odd());
+    w.r.p7 = mix(l.p3, l.p4, even());
+    w.c8 = mix(l.p4, l.p5, odd());
+    w.c9 = mix(l.p4, l.p5, even());
+  }
   return w;
 }
 
