@@ -50,6 +50,17 @@ struct Row {
   p7: vec4<f32>,
 }
 
+// 2× upsampling as blends of low-res neighbours v (indices clamped at the edges): output 2m is
+// mix(v[m-1], v[m], upEven(bilinear)) and 2m+1 is mix(v[m], v[m+1], upOdd(bilinear)). Bilinear
+// follows PyTorch's align_corners=False (3/4 of the nearer neighbour); nearest takes v[m] for both.
+fn upEven(bilinear: bool) -> f32 {
+  return select(1.0, 0.75, bilinear);
+}
+
+fn upOdd(bilinear: bool) -> f32 {
+  return select(0.0, 0.25, bilinear);
+}
+
 // The head's output quad: image + sigmoid(mask) · scale · tanh(delta), from logits with the deltas
 // in lanes below maskLane and the mask logit in lane maskLane; lanes from maskLane on are written
 // as 0 (residual_mask.wgsl's formula, for heads fused into their conv).

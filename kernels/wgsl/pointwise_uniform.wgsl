@@ -40,62 +40,49 @@ fn upRows(pixel0: u32) -> UpRows {
   let oy = rowIndex % p.outH;
   let n = rowIndex / p.outH;
   let iy = oy / 2u;
-  var r = UpRows(0u, 0u, 0.0, (pixel0 % p.outW) / 2u);
-  if (UP == 1u) {
-    r.a = (n * lowH + iy) * lowW;
-    return r;
-  }
-  // Output row 2i blends rows i-1, i (3/4 of the second); row 2i+1 blends i, i+1 (1/4); clamped.
+  // Output row 2i blends low-res rows i-1, i; row 2i+1 blends i, i+1 (see upEven in common.wgsl).
   let odd = (oy & 1u) == 1u;
   let rowA = select(max(iy, 1u) - 1u, iy, odd);
   let rowB = select(iy, min(iy + 1u, lowH - 1u), odd);
-  r.a = (n * lowH + rowA) * lowW;
-  r.b = (n * lowH + rowB) * lowW;
-  r.t = select(0.75, 0.25, odd);
-  return r;
+  let t = select(upEven(UP == 2u), upOdd(UP == 2u), odd);
+  return UpRows((n * lowH + rowA) * lowW, (n * lowH + rowB) * lowW, t, (pixel0 % p.outW) / 2u);
 }
 
 /** Low-res column `col0 + k` (clamped to the row) of quad q, blended between the two rows. */
 fn upColumn(r: UpRows, k: i32, q: u32) -> vec4<f32> {
   let col = u32(clamp(i32(r.col0) + k, 0, i32(p.outW / 2u) - 1));
   let a = res[(r.a + col) * p.resStride + p.resOffset + q];
-  if (UP == 1u) { return a; }
   return mix(a, res[(r.b + col) * p.resStride + p.resOffset + q], r.t);
 }
 
-/** The tile plus quad q of `res` upsampled under it. */
+/**
+ * The tile plus quad q of `res` upsampled under it: pixel 2m blends low-res columns m-1 and m,
+ * pixel 2m+1 columns m and m+1.
+ */
 fn addUpsampled(t: Row, r: UpRows, quad: u32) -> Row {
   let q = min(quad, p.outQ - 1u);
-  var o = t;
-  if (UP == 1u) {
-    let c0 = upColumn(r, 0, q);
-    o.p0 += c0;
-    if (TP > 1u) { o.p1 += c0; }
-    if (TP > 2u) { let c = upColumn(r, 1, q); o.p2 += c; o.p3 += c; }
-    if (TP > 4u) { let c = upColumn(r, 2, q); o.p4 += c; o.p5 += c; }
-    if (TP > 6u) { let c = upColumn(r, 3, q); o.p6 += c; o.p7 += c; }
-    return o;
-  }
-  // Pixel 2m blends low-res columns m-1, m (3/4 of the second); pixel 2m+1 blends m, m+1 (1/4).
+  let e = upEven(UP == 2u);
+  let o = upOdd(UP == 2u);
   let cm = upColumn(r, -1, q);
   let c0 = upColumn(r, 0, q);
   let c1 = upColumn(r, 1, q);
-  o.p0 += mix(cm, c0, 0.75);
-  if (TP > 1u) { o.p1 += mix(c0, c1, 0.25); }
+  var out = t;
+  out.p0 += mix(cm, c0, e);
+  if (TP > 1u) { out.p1 += mix(c0, c1, o); }
   if (TP > 2u) {
     let c2 = upColumn(r, 2, q);
-    o.p2 += mix(c0, c1, 0.75);
-    o.p3 += mix(c1, c2, 0.25);
+    out.p2 += mix(c0, c1, e);
+    out.p3 += mix(c1, c2, o);
     if (TP > 4u) {
       let c3 = upColumn(r, 3, q);
       let c4 = upColumn(r, 4, q);
-      o.p4 += mix(c1, c2, 0.75);
-      o.p5 += mix(c2, c3, 0.25);
-      o.p6 += mix(c2, c3, 0.75);
-      o.p7 += mix(c3, c4, 0.25);
+      out.p4 += mix(c1, c2, e);
+      out.p5 += mix(c2, c3, o);
+      out.p6 += mix(c2, c3, e);
+      out.p7 += mix(c3, c4, o);
     }
   }
-  return o;
+  return out;
 }
 
 /** Epilogue for one pixel × quad of the tile; tail pixels and quads are not stored. */

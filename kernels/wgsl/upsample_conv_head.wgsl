@@ -31,16 +31,6 @@ override S_Q: u32 = 1u; // quads of the skip
 override MODE: u32 = 1u; // 0 nearest, 1 bilinear (align_corners=False)
 override MASK_LANE: u32 = 3u; // the mask logit's lane; lanes below it are deltas
 
-// The upsample as blends of neighbours: output 2k = mix(v[k-1], v[k], even()), 2k+1 = mix(v[k],
-// v[k+1], odd()), v's indices clamped.
-fn even() -> f32 {
-  return select(1.0, 0.75, MODE == 1u);
-}
-
-fn odd() -> f32 {
-  return select(0.0, 0.25, MODE == 1u);
-}
-
 fn skipBase() -> u32 {
   return 36u * UP_Q;
 }
@@ -176,20 +166,22 @@ struct Wide {
 
 /** Upsampled columns 2·j0 - 1 .. 2·j0 + 2·TL of a row of loaded low-res columns j0 - 1 ... */
 fn widen(l: Row) -> Wide {
+  let e = upEven(MODE == 1u);
+  let o = upOdd(MODE == 1u);
   var w = Wide(l, vec4<f32>(0.0), vec4<f32>(0.0));
-  w.r.p0 = mix(l.p0, l.p1, odd());
-  w.r.p1 = mix(l.p0, l.p1, even());
-  w.r.p2 = mix(l.p1, l.p2, odd());
-  w.r.p3 = mix(l.p1, l.p2, even());
+  w.r.p0 = mix(l.p0, l.p1, o);
+  w.r.p1 = mix(l.p0, l.p1, e);
+  w.r.p2 = mix(l.p1, l.p2, o);
+  w.r.p3 = mix(l.p1, l.p2, e);
   if (TL > 1u) {
-    w.r.p4 = mix(l.p2, l.p3, odd());
-    w.r.p5 = mix(l.p2, l.p3, even());
+    w.r.p4 = mix(l.p2, l.p3, o);
+    w.r.p5 = mix(l.p2, l.p3, e);
   }
   if (TL > 2u) {
-    w.r.p6 = mix(l.p3, l.p4, odd());
-    w.r.p7 = mix(l.p3, l.p4, even());
-    w.c8 = mix(l.p4, l.p5, odd());
-    w.c9 = mix(l.p4, l.p5, even());
+    w.r.p6 = mix(l.p3, l.p4, o);
+    w.r.p7 = mix(l.p3, l.p4, e);
+    w.c8 = mix(l.p4, l.p5, o);
+    w.c9 = mix(l.p4, l.p5, e);
   }
   return w;
 }
@@ -203,7 +195,9 @@ struct Four {
 }
 
 fn tall(a: vec4<f32>, b: vec4<f32>, c: vec4<f32>) -> Four {
-  return Four(mix(a, b, odd()), mix(a, b, even()), mix(b, c, odd()), mix(b, c, even()));
+  let e = upEven(MODE == 1u);
+  let o = upOdd(MODE == 1u);
+  return Four(mix(a, b, o), mix(a, b, e), mix(b, c, o), mix(b, c, e));
 }
 
 /** Σ over ky of plain(ky, kx) · the column's rows under output row 2·iy + a. */

@@ -16,14 +16,6 @@ override WG: u32 = 64u;
 override MODE: u32 = 1u; // 0 nearest, 1 bilinear (align_corners=False)
 override MASK_LANE: u32 = 3u;
 
-fn even() -> f32 {
-  return select(1.0, 0.75, MODE == 1u);
-}
-
-fn odd() -> f32 {
-  return select(0.0, 0.25, MODE == 1u);
-}
-
 /** A pixel's three taps along one axis, from three low-res neighbours (phase: pixel & 1). */
 struct Three {
   t0: vec4<f32>,
@@ -31,16 +23,15 @@ struct Three {
   t2: vec4<f32>,
 }
 
-/**
- * Upsampled values 2i + phase - 1 .. 2i + phase + 1 from low-res i - 1, i, i + 1 (clamped): output
- * 2m blends m - 1, m (even()), 2m + 1 blends m, m + 1 (odd()).
- */
+/** Upsampled values 2i + phase - 1 .. 2i + phase + 1 from low-res i - 1, i, i + 1 (clamped). */
 fn taps3(v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, phase: u32) -> Three {
   let one = phase == 1u;
+  let e = upEven(MODE == 1u);
+  let o = upOdd(MODE == 1u);
   return Three(
-    mix(v0, v1, select(odd(), even(), one)),
-    mix(select(v0, v1, one), select(v1, v2, one), select(even(), odd(), one)),
-    mix(v1, v2, select(odd(), even(), one)),
+    mix(v0, v1, select(o, e, one)),
+    mix(select(v0, v1, one), select(v1, v2, one), select(e, o, one)),
+    mix(v1, v2, select(o, e, one)),
   );
 }
 

@@ -226,7 +226,8 @@ function fuseOnce({ nodes, live, alias, resolve, soleUser }: FusionState): boole
  * concat(upsample2x(h), image) becomes upsample_conv2d_residual_mask, a conv of h itself with
  * weights composed per output phase: the full-resolution upsample is never stored either.
  */
-function fuseForInference({ nodes, live, alias, resolve, soleUser }: FusionState): boolean {
+function fuseForInference(state: FusionState): boolean {
+  const { nodes, live, alias, resolve, soleUser } = state;
   for (const n of live) {
     const a = n.attrs;
     if (n.op !== "conv2d" || a.k !== 1 || a.stride !== 1 || a.pad !== 0) continue;
@@ -269,54 +270,56 @@ function fuseForInference({ nodes, live, alias, resolve, soleUser }: FusionState
     const a = n.attrs;
     if (n.op !== "conv2d" || a.k !== 1 || a.stride !== 1 || a.pad !== 0) continue;
     if (n.inputs.length !== 1) continue; // a residual would need its own epilogue
-    const cat = nodes[resolve(n.inputs[0])];
-    if (cat.op !== "concat" || !soleUser(cat.id, n.id)) continue;
-    const parts = cat.inputs.map(resolve);
-    const u = parts.findIndex((id) => nodes[id].op === "upsample2x" && soleUser(id, cat.id));
-    if (u < 0) continue;
-    const up = nodes[parts[u]], skip = nodes[parts[1 - u]];
-    if (!fitsPointwiseAddUpsampled(skip.shape[3], a.cout as number)) continue;
+    const found = upsampledConcat(state, n.inputs[0], n.id);
+    if (!found || !fitsPointwiseAddUpsampled(found.skip.shape[3], a.cout as number)) continue;
+    const { cat, up, skip, upFrom, skipFrom } = found;
     const mode = up.attrs.mode;
     const low = nodes[resolve(up.inputs[0])];
     const slice = { cout: a.cout, k: 1, stride: 1, pad: 0, cin: cat.shape[3] };
     // The upsample node becomes the low-res GEMM, keeping its place in graph order.
     up.op = "pointwise_part";
-    up.attrs = { ...slice, act: "none", from: u === 0 ? 0 : skip.shape[3] };
+    up.attrs = { ...slice, act: "none", from: upFrom };
     up.inputs = [low.id];
     up.params = [n.params[0]];
     up.shape = [low.shape[0], low.shape[1], low.shape[2], a.cout as number];
     up.name = `${n.name}.lowres`;
     n.op = "pointwise_add_upsampled";
-    n.attrs = { ...a, ...slice, from: u === 0 ? cat.shape[3] - skip.shape[3] : 0, mode };
+    n.attrs = { ...a, ...slice, from: skipFrom, mode };
     n.inputs = [skip.id, up.id];
     alias.set(cat.id, n.id); // no longer computed on its own
     return true;
   }
   for (const n of live) {
     if (n.op !== "conv2d_residual_mask") continue;
-    const [features, image] = n.inputs.map(resolve);
-    const cat = nodes[features];
-    if (cat.op !== "concat" || !soleUser(cat.id, n.id)) continue;
-    const parts = cat.inputs.map(resolve);
-    const u = parts.findIndex((id) => nodes[id].op === "upsample2x" && soleUser(id, cat.id));
-    if (u < 0) continue;
-    const up = nodes[parts[u]], skip = nodes[parts[1 - u]];
+    const found = upsampledConcat(state, n.inputs[0], n.id);
     const conv = n.attrs as unknown as ConvAttrs;
-    if (!fitsUpsampleConvResidualMask(up.shape[3], skip.shape[3], conv)) continue;
+    if (!found || !fitsUpsampleConvResidualMask(found.up.shape[3], found.skip.shape[3], conv)) {
+      continue;
+    }
+    const { cat, up, skip, upFrom, skipFrom } = found;
     n.op = "upsample_conv2d_residual_mask";
-    n.attrs = {
-      ...n.attrs,
-      cin: cat.shape[3],
-      upFrom: u === 0 ? 0 : skip.shape[3],
-      skipFrom: u === 0 ? up.shape[3] : 0,
-      mode: up.attrs.mode,
-    };
-    n.inputs = [resolve(up.inputs[0]), skip.id, image];
+    n.attrs = { ...n.attrs, cin: cat.shape[3], upFrom, skipFrom, mode: up.attrs.mode };
+    n.inputs = [resolve(up.inputs[0]), skip.id, resolve(n.inputs[1])];
     alias.set(cat.id, n.id); // neither computed on its own any more
     alias.set(up.id, n.id);
     return true;
   }
   return false;
+}
+
+/**
+ * Node `id` if it is concat(upsample2x(h), skip), either order, read only by `user`, its upsample
+ * read only by it: the parts, and where each starts in the concat's channels.
+ */
+function upsampledConcat({ nodes, resolve, soleUser }: FusionState, id: number, user: number) {
+  const cat = nodes[resolve(id)];
+  if (cat.op !== "concat" || !soleUser(cat.id, user)) return undefined;
+  const parts = cat.inputs.map(resolve);
+  const u = parts.findIndex((p) => nodes[p].op === "upsample2x" && soleUser(p, cat.id));
+  if (u < 0) return undefined;
+  const up = nodes[parts[u]], skip = nodes[parts[1 - u]];
+  const [upFrom, skipFrom] = u === 0 ? [0, up.shape[3]] : [skip.shape[3], 0];
+  return { cat, up, skip, upFrom, skipFrom };
 }
 
 /**

@@ -740,15 +740,10 @@ function sliceParams(x: Shape, a: PointwiseSliceAttrs, op: string) {
   return { weight: [a.cout, a.cin, 1, 1] };
 }
 
-/** Pointwise variants of conv2d that take a pointwise_part step (its epilogue is plain). */
-const POINTWISE_VARIANTS = [
-  pointwiseUniform(8, 4),
-  pointwiseUniform(8, 2),
-  pointwiseReg(8, 2),
-  pointwiseReg(4, 2),
-  pointwiseReg(4, 1),
-  inF16(pointwiseReg(8, 2)),
-] as GpuVariant<PointwiseSliceAttrs>[];
+/** conv2d's GEMM variants (pointwise kernels) run a pointwise_part step: its epilogue is plain. */
+const POINTWISE_VARIANTS = conv2d.variants.filter((v) =>
+  v.kernel.startsWith("pointwise")
+) as GpuVariant<PointwiseSliceAttrs>[];
 
 /** W[:, from : from + C] · x, no bias, no activation: the low-res half of the commuted expand. */
 export const pointwisePart: OpDef<PointwiseSliceAttrs> = {
