@@ -37,17 +37,18 @@ fn linearIndex(gid: vec3<u32>, nwg: vec3<u32>, wg: u32) -> u32 {
   return gid.x + gid.y * nwg.x * wg;
 }
 
-// Eight neighbouring pixels × 4 channels: a register tile's input columns or accumulators. Named
-// fields, not an array, so that they stay in registers (an indexed array may live in memory).
+// Eight neighbouring pixels × 4 channels: a register tile's input columns or accumulators, in the
+// kernel's arithmetic precision. Named fields, not an array, so that they stay in registers (an
+// indexed array may live in memory).
 struct Row {
-  p0: vec4<f32>,
-  p1: vec4<f32>,
-  p2: vec4<f32>,
-  p3: vec4<f32>,
-  p4: vec4<f32>,
-  p5: vec4<f32>,
-  p6: vec4<f32>,
-  p7: vec4<f32>,
+  p0: vec4<real>,
+  p1: vec4<real>,
+  p2: vec4<real>,
+  p3: vec4<real>,
+  p4: vec4<real>,
+  p5: vec4<real>,
+  p6: vec4<real>,
+  p7: vec4<real>,
 }
 
 // 2× upsampling as blends of low-res neighbours v (indices clamped at the edges): output 2m is

@@ -5,13 +5,13 @@
 // llvmpipe then loads each weight block once for all lanes instead of lane by lane (measured on
 // those two layers: 23-30 % faster than the register-tiled kernels). Each input row segment is
 // loaded once for the taps along x, as in depthwise_reg.wgsl. Same weight packing
-// ([ky][kx][inQ][outQ] mat4x4 blocks), uniforms and epilogue as conv2d.wgsl.
+// ([ky][kx][inQ][outQ] mat4x4 blocks), uniforms and epilogue as conv2d.wgsl; arithmetic in `real`.
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> res: array<vec4<f32>>;
 // 64 KiB, the uniform binding size every WebGPU device allows; the executor pads the weights to it.
-@group(0) @binding(2) var<uniform> weight: array<mat4x4<f32>, 1024>;
-@group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
+@group(0) @binding(2) var<uniform> weight: array<mat4x4<real>, 1024>;
+@group(0) @binding(3) var<storage, read> bias: array<vec4<real>>;
 @group(0) @binding(4) var<storage, read_write> y: array<vec4<f32>>;
 @group(0) @binding(5) var<uniform> p: ConvParams;
 
@@ -28,21 +28,21 @@ override HEAD: u32 = 0u;
 override MASK_LANE: u32 = 3u;
 
 /** Input column `ix` of one row, quad c; columns outside the image are the zero padding. */
-fn column(row: u32, ix: i32, c: u32) -> vec4<f32> {
+fn column(row: u32, ix: i32, c: u32) -> vec4<real> {
   let inside = ix >= 0 && ix < i32(p.inW);
   let at = (row + u32(clamp(ix, 0, i32(p.inW) - 1))) * p.inStride + p.inOffset + c;
-  return select(vec4<f32>(0.0), x[at], inside);
+  return select(vec4<real>(0.0), vec4<real>(x[at]), inside);
 }
 
 /** acc + one row of taps (blocks m0..m2, along x) applied to input columns c0..c9. */
 fn addTaps(
   acc: Row,
   c: Row,
-  c8: vec4<f32>,
-  c9: vec4<f32>,
-  m0: mat4x4<f32>,
-  m1: mat4x4<f32>,
-  m2: mat4x4<f32>,
+  c8: vec4<real>,
+  c9: vec4<real>,
+  m0: mat4x4<real>,
+  m1: mat4x4<real>,
+  m2: mat4x4<real>,
 ) -> Row {
   var r = acc;
   r.p0 += m0 * c.p0 + m1 * c.p1 + m2 * c.p2;
@@ -57,7 +57,7 @@ fn addTaps(
 }
 
 /** acc + one 1×1 tap (block m) applied to input columns c0..c7. */
-fn addTap(acc: Row, c: Row, m: mat4x4<f32>) -> Row {
+fn addTap(acc: Row, c: Row, m: mat4x4<real>) -> Row {
   var r = acc;
   r.p0 += m * c.p0;
   if (TX > 1u) { r.p1 += m * c.p1; }
@@ -71,20 +71,20 @@ fn addTap(acc: Row, c: Row, m: mat4x4<f32>) -> Row {
 }
 
 /** Quad q's blocks for tap row ky, input quad c, taps kx = 0..K-1 (constant indices once unrolled). */
-fn addQuad(acc: Row, c: Row, c8: vec4<f32>, c9: vec4<f32>, ky: u32, ci: u32, q: u32) -> Row {
+fn addQuad(acc: Row, c: Row, c8: vec4<real>, c9: vec4<real>, ky: u32, ci: u32, q: u32) -> Row {
   let block = (ky * K * IN_Q + ci) * OUT_Q + q;
   if (K == 1u) { return addTap(acc, c, weight[block]); }
   let step = IN_Q * OUT_Q; // from one kx to the next
   return addTaps(acc, c, c8, c9, weight[block], weight[block + step], weight[block + 2u * step]);
 }
 
-fn store(pixel: u32, q: u32, acc: vec4<f32>) {
+fn store(pixel: u32, q: u32, acc: vec4<real>) {
   if (HEAD == 1u) {
     let image = res[pixel * p.resStride + p.resOffset];
-    y[pixel * p.outStride + p.outOffset] = headOutput(image, acc, p.alpha, MASK_LANE);
+    y[pixel * p.outStride + p.outOffset] = headOutput(image, vec4<f32>(acc), p.alpha, MASK_LANE);
     return;
   }
-  var out = activate(clamp(acc, vec4<f32>(p.lo), vec4<f32>(p.hi)), p.alpha);
+  var out = activate(clamp(vec4<f32>(acc), vec4<f32>(p.lo), vec4<f32>(p.hi)), p.alpha);
   if (RESIDUAL == 1u || (RESIDUAL == 2u && p.residual == 1u)) {
     out += res[pixel * p.resStride + p.resOffset + q];
   }
@@ -130,7 +130,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let row = (n * p.inH + u32(iy)) * p.inW;
     for (var ci = 0u; ci < IN_Q; ci++) {
       // Input columns ix0 .. ix0 + 9: c.p0..p7, c8, c9 (0 past the tile's span).
-      let zero = vec4<f32>(0.0);
+      let zero = vec4<real>(0.0);
       var c = Row(zero, zero, zero, zero, zero, zero, zero, zero);
       var c8 = zero;
       var c9 = zero;

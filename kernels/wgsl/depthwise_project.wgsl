@@ -10,12 +10,14 @@
 // The weights come from one uniform buffer (vec4 index): taps [e][ky·3 + kx] at e·9, depthwise
 // bias at 9·E + e, then the projection's [e][outQ] mat4x4 blocks (4 vec4 each, vec4 i holding
 // the 4 outputs' weights for input i) at 10·E, E being the expanded quads (p.inQ). Every index is
-// the same in all invocations, so llvmpipe loads each once for all lanes.
+// the same in all invocations, so llvmpipe loads each once for all lanes. The arithmetic is in
+// `real` (f32, or f16 with the weights stored as f16): the uniform array is declared in mat4x4s
+// because a uniform array's stride must be a multiple of 16 bytes, which a vec4<f16> is not.
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> res: array<vec4<f32>>;
-@group(0) @binding(2) var<uniform> weight: array<vec4<f32>, 4096>;
-@group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
+@group(0) @binding(2) var<uniform> weight: array<mat4x4<real>, 1024>;
+@group(0) @binding(3) var<storage, read> bias: array<vec4<real>>;
 @group(0) @binding(4) var<storage, read_write> y: array<vec4<f32>>;
 @group(0) @binding(5) var<uniform> p: DepthwiseProjectParams;
 
@@ -26,22 +28,27 @@ override TY: u32 = 2u; // output rows per invocation: 1 or 2
 override QPI: u32 = 4u; // output quads per invocation, 1..8
 override RESIDUAL: u32 = 0u; // 0 none, 1 add res, 2 add res where p.residual is 1
 
+/** Weight vec4 i of the layout above. */
+fn w(i: u32) -> vec4<real> {
+  return weight[i / 4u][i % 4u];
+}
+
 /** Input column `ix` of one row, expanded quad e; columns outside the image are the zero padding. */
-fn column(row: u32, ix: i32, e: u32) -> vec4<f32> {
+fn column(row: u32, ix: i32, e: u32) -> vec4<real> {
   let inside = ix >= 0 && ix < i32(p.inW);
   let at = (row + u32(clamp(ix, 0, i32(p.inW) - 1))) * p.inStride + p.inOffset + e;
-  return select(vec4<f32>(0.0), x[at], inside);
+  return select(vec4<real>(0.0), vec4<real>(x[at]), inside);
 }
 
 /** acc + one tap row (taps u0..u2) applied to input columns c0..c9, for the TX pixels in use. */
 fn addTaps(
   acc: Row,
   c: Row,
-  c8: vec4<f32>,
-  c9: vec4<f32>,
-  u0: vec4<f32>,
-  u1: vec4<f32>,
-  u2: vec4<f32>,
+  c8: vec4<real>,
+  c9: vec4<real>,
+  u0: vec4<real>,
+  u1: vec4<real>,
+  u2: vec4<real>,
 ) -> Row {
   var r = acc;
   if (STRIDE == 1u) {
@@ -67,8 +74,8 @@ fn addTaps(
  * the 2 · 8 · QPI stores do not each inline activate(): that made the pipeline compile 1.6× slower.
  */
 fn clampRow(r: Row) -> Row {
-  let lo = vec4<f32>(p.dwLo);
-  let hi = vec4<f32>(p.dwHi);
+  let lo = vec4<real>(real(max(p.dwLo, -REAL_MAX)));
+  let hi = vec4<real>(real(min(p.dwHi, REAL_MAX)));
   return Row(
     clamp(r.p0, lo, hi),
     clamp(r.p1, lo, hi),
@@ -82,13 +89,13 @@ fn clampRow(r: Row) -> Row {
 }
 
 /** The projection's block for expanded quad e and output quad q. */
-fn block(e: u32, q: u32) -> mat4x4<f32> {
+fn block(e: u32, q: u32) -> mat4x4<real> {
   let at = 10u * p.inQ + (e * p.outQ + q) * 4u;
-  return mat4x4<f32>(weight[at], weight[at + 1u], weight[at + 2u], weight[at + 3u]);
+  return mat4x4<real>(w(at), w(at + 1u), w(at + 2u), w(at + 3u));
 }
 
 /** acc + block m applied to one depthwise output row. */
-fn project(acc: Row, m: mat4x4<f32>, d: Row) -> Row {
+fn project(acc: Row, m: mat4x4<real>, d: Row) -> Row {
   var r = acc;
   r.p0 += m * d.p0;
   if (TX > 1u) { r.p1 += m * d.p1; }
@@ -101,8 +108,8 @@ fn project(acc: Row, m: mat4x4<f32>, d: Row) -> Row {
   return r;
 }
 
-fn store(pixel: u32, q: u32, acc: vec4<f32>) {
-  var out = clamp(acc + bias[q], vec4<f32>(p.lo), vec4<f32>(p.hi));
+fn store(pixel: u32, q: u32, acc: vec4<real>) {
+  var out = clamp(vec4<f32>(acc + bias[q]), vec4<f32>(p.lo), vec4<f32>(p.hi));
   if (RESIDUAL == 1u || (RESIDUAL == 2u && p.residual == 1u)) {
     out += res[pixel * p.resStride + p.resOffset + q];
   }
@@ -161,7 +168,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let oy0 = (rowTile % tilesY) * TY;
   let n = rowTile / tilesY;
 
-  let zero = vec4<f32>(0.0);
+  let zero = vec4<real>(0.0);
   let z = Row(zero, zero, zero, zero, zero, zero, zero, zero);
   // a<q>: output row oy0, quad g + q; b<q>: row oy0 + 1 (TY = 2).
   var a0 = z; var a1 = z; var a2 = z; var a3 = z; var a4 = z; var a5 = z; var a6 = z; var a7 = z;
@@ -170,7 +177,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let span = (TX - 1u) * STRIDE + 3u; // input columns the block covers, ≤ 10
   let rows = (TY - 1u) * STRIDE + 3u; // input rows it covers
   for (var e = 0u; e < p.inQ; e++) {
-    let db = weight[9u * p.inQ + e];
+    let db = w(9u * p.inQ + e);
     var d = Row(db, db, db, db, db, db, db, db);
     var d2 = d;
     for (var r = 0u; r < rows; r++) {
@@ -194,11 +201,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       // Output row oy0 takes this input row with tap row r; row oy0 + 1 with tap row r - STRIDE.
       if (r < 3u) {
         let t = e * 9u + r * 3u;
-        d = addTaps(d, c, c8, c9, weight[t], weight[t + 1u], weight[t + 2u]);
+        d = addTaps(d, c, c8, c9, w(t), w(t + 1u), w(t + 2u));
       }
       if (TY > 1u && r >= STRIDE) {
         let t = e * 9u + (r - STRIDE) * 3u;
-        d2 = addTaps(d2, c, c8, c9, weight[t], weight[t + 1u], weight[t + 2u]);
+        d2 = addTaps(d2, c, c8, c9, w(t), w(t + 1u), w(t + 2u));
       }
     }
     d = clampRow(d);

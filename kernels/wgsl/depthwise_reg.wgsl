@@ -8,11 +8,12 @@
 //
 // The block is spelled out as named variables guarded by the TX/TY/STRIDE overrides, not arrays
 // indexed by loops: measured on llvmpipe, the array form stays in memory and runs 2.5× slower.
+// Taps, bias and accumulators are `real`.
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> res: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> weight: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> weight: array<vec4<real>>;
+@group(0) @binding(3) var<storage, read> bias: array<vec4<real>>;
 @group(0) @binding(4) var<storage, read_write> y: array<vec4<f32>>;
 @group(0) @binding(5) var<uniform> p: ConvParams;
 
@@ -23,14 +24,14 @@ override TY: u32 = 1u; // output rows per invocation: 1 or 2
 override RESIDUAL: u32 = 0u; // 0 none, 1 add res, 2 add res where p.residual is 1
 
 /** Input column `ix` of one row, channel quad q; columns outside the image are the zero padding. */
-fn column(row: u32, ix: i32, q: u32) -> vec4<f32> {
+fn column(row: u32, ix: i32, q: u32) -> vec4<real> {
   let inside = ix >= 0 && ix < i32(p.inW);
   let at = (row + u32(clamp(ix, 0, i32(p.inW) - 1))) * p.inStride + p.inOffset + q;
-  return select(vec4<f32>(0.0), x[at], inside);
+  return select(vec4<real>(0.0), vec4<real>(x[at]), inside);
 }
 
-fn store(pixel: u32, q: u32, acc: vec4<f32>) {
-  var out = activate(clamp(acc, vec4<f32>(p.lo), vec4<f32>(p.hi)), p.alpha);
+fn store(pixel: u32, q: u32, acc: vec4<real>) {
+  var out = activate(clamp(vec4<f32>(acc), vec4<f32>(p.lo), vec4<f32>(p.hi)), p.alpha);
   if (RESIDUAL == 1u || (RESIDUAL == 2u && p.residual == 1u)) {
     out += res[pixel * p.resStride + p.resOffset + q];
   }
@@ -41,11 +42,11 @@ fn store(pixel: u32, q: u32, acc: vec4<f32>) {
 fn addTaps(
   acc: Row,
   c: Row,
-  c8: vec4<f32>,
-  c9: vec4<f32>,
-  u0: vec4<f32>,
-  u1: vec4<f32>,
-  u2: vec4<f32>,
+  c8: vec4<real>,
+  c9: vec4<real>,
+  u0: vec4<real>,
+  u1: vec4<real>,
+  u2: vec4<real>,
 ) -> Row {
   var r = acc;
   if (STRIDE == 1u) {
@@ -115,7 +116,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if (iy < 0 || iy >= i32(p.inH)) { continue; }
     let row = (n * p.inH + u32(iy)) * p.inW;
     // Input columns ix0 .. ix0 + 9 of this row: c.p0..p7, c8, c9 (0 past the block's span).
-    let zero = vec4<f32>(0.0);
+    let zero = vec4<real>(0.0);
     var c = Row(zero, zero, zero, zero, zero, zero, zero, zero);
     var c8 = zero;
     var c9 = zero;

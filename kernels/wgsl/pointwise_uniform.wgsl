@@ -5,7 +5,7 @@
 // invocation, each input vec4 (a gathered load) feeding 4 blocks. Measured on llvmpipe on the
 // student's expands at 128²: 0.78-0.83× the time of pointwise_reg's best tile. Weights must fit
 // UNIFORM_WEIGHT_BYTES (inQ · outQ ≤ 1024 blocks). Otherwise as pointwise_reg.wgsl: conv2d's
-// packing, fused epilogue, tiles as named variables guarded by the overrides.
+// packing, fused epilogue, tiles as named variables guarded by the overrides, arithmetic in `real`.
 //
 // UP > 0 (pointwise_add_upsampled): before the activation, each output also adds `res` upsampled
 // 2× (res is the output's size halved: the decoder's upsampled part, already multiplied by its
@@ -14,8 +14,8 @@
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> res: array<vec4<f32>>;
-@group(0) @binding(2) var<uniform> weight: array<mat4x4<f32>, 1024>;
-@group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
+@group(0) @binding(2) var<uniform> weight: array<mat4x4<real>, 1024>;
+@group(0) @binding(3) var<storage, read> bias: array<vec4<real>>;
 @group(0) @binding(4) var<storage, read_write> y: array<vec4<f32>>;
 @group(0) @binding(5) var<uniform> p: ConvParams;
 
@@ -49,10 +49,10 @@ fn upRows(pixel0: u32) -> UpRows {
 }
 
 /** Low-res column `col0 + k` (clamped to the row) of quad q, blended between the two rows. */
-fn upColumn(r: UpRows, k: i32, q: u32) -> vec4<f32> {
+fn upColumn(r: UpRows, k: i32, q: u32) -> vec4<real> {
   let col = u32(clamp(i32(r.col0) + k, 0, i32(p.outW / 2u) - 1));
   let a = res[(r.a + col) * p.resStride + p.resOffset + q];
-  return mix(a, res[(r.b + col) * p.resStride + p.resOffset + q], r.t);
+  return vec4<real>(mix(a, res[(r.b + col) * p.resStride + p.resOffset + q], r.t));
 }
 
 /**
@@ -61,8 +61,8 @@ fn upColumn(r: UpRows, k: i32, q: u32) -> vec4<f32> {
  */
 fn addUpsampled(t: Row, r: UpRows, quad: u32) -> Row {
   let q = min(quad, p.outQ - 1u);
-  let e = upEven(UP == 2u);
-  let o = upOdd(UP == 2u);
+  let e = real(upEven(UP == 2u));
+  let o = real(upOdd(UP == 2u));
   let cm = upColumn(r, -1, q);
   let c0 = upColumn(r, 0, q);
   let c1 = upColumn(r, 1, q);
@@ -86,9 +86,9 @@ fn addUpsampled(t: Row, r: UpRows, quad: u32) -> Row {
 }
 
 /** Epilogue for one pixel × quad of the tile; tail pixels and quads are not stored. */
-fn store(pixel: u32, pixels: u32, q: u32, acc: vec4<f32>) {
+fn store(pixel: u32, pixels: u32, q: u32, acc: vec4<real>) {
   if (pixel >= pixels || q >= p.outQ) { return; }
-  var out = activate(clamp(acc, vec4<f32>(p.lo), vec4<f32>(p.hi)), p.alpha);
+  var out = activate(clamp(vec4<f32>(acc), vec4<f32>(p.lo), vec4<f32>(p.hi)), p.alpha);
   if (RESIDUAL == 1u || (RESIDUAL == 2u && p.residual == 1u)) {
     out += res[pixel * p.resStride + p.resOffset + q];
   }
@@ -154,34 +154,34 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let w1 = weight[row + q1];
     let w2 = weight[row + q2];
     let w3 = weight[row + q3];
-    var v = x[x0 + c];
+    var v = vec4<real>(x[x0 + c]);
     a00 += w0 * v; if (TQ > 1u) { a01 += w1 * v; } if (TQ > 2u) { a02 += w2 * v; } if (TQ > 3u) { a03 += w3 * v; }
     if (TP > 1u) {
-      v = x[x1 + c];
+      v = vec4<real>(x[x1 + c]);
       a10 += w0 * v; if (TQ > 1u) { a11 += w1 * v; } if (TQ > 2u) { a12 += w2 * v; } if (TQ > 3u) { a13 += w3 * v; }
     }
     if (TP > 2u) {
-      v = x[x2 + c];
+      v = vec4<real>(x[x2 + c]);
       a20 += w0 * v; if (TQ > 1u) { a21 += w1 * v; } if (TQ > 2u) { a22 += w2 * v; } if (TQ > 3u) { a23 += w3 * v; }
     }
     if (TP > 3u) {
-      v = x[x3 + c];
+      v = vec4<real>(x[x3 + c]);
       a30 += w0 * v; if (TQ > 1u) { a31 += w1 * v; } if (TQ > 2u) { a32 += w2 * v; } if (TQ > 3u) { a33 += w3 * v; }
     }
     if (TP > 4u) {
-      v = x[x4 + c];
+      v = vec4<real>(x[x4 + c]);
       a40 += w0 * v; if (TQ > 1u) { a41 += w1 * v; } if (TQ > 2u) { a42 += w2 * v; } if (TQ > 3u) { a43 += w3 * v; }
     }
     if (TP > 5u) {
-      v = x[x5 + c];
+      v = vec4<real>(x[x5 + c]);
       a50 += w0 * v; if (TQ > 1u) { a51 += w1 * v; } if (TQ > 2u) { a52 += w2 * v; } if (TQ > 3u) { a53 += w3 * v; }
     }
     if (TP > 6u) {
-      v = x[x6 + c];
+      v = vec4<real>(x[x6 + c]);
       a60 += w0 * v; if (TQ > 1u) { a61 += w1 * v; } if (TQ > 2u) { a62 += w2 * v; } if (TQ > 3u) { a63 += w3 * v; }
     }
     if (TP > 7u) {
-      v = x[x7 + c];
+      v = vec4<real>(x[x7 + c]);
       a70 += w0 * v; if (TQ > 1u) { a71 += w1 * v; } if (TQ > 2u) { a72 += w2 * v; } if (TQ > 3u) { a73 += w3 * v; }
     }
   }

@@ -14,13 +14,13 @@
 // blended from the loaded ones), and a corner's tap that both subtractions took is added back.
 //
 // Weights (mat4x4 blocks, one output quad): composed [a][b][dy][dx][UP_Q], then the skip's
-// [ky][kx][S_Q], then the plain [ky][kx][UP_Q] for the edges.
+// [ky][kx][S_Q], then the plain [ky][kx][UP_Q] for the edges. Arithmetic in `real`.
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>; // h, at half the output size
 @group(0) @binding(1) var<storage, read> skip: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> res: array<vec4<f32>>; // the image
-@group(0) @binding(3) var<uniform> weight: array<mat4x4<f32>, 1024>;
-@group(0) @binding(4) var<storage, read> bias: array<vec4<f32>>;
+@group(0) @binding(3) var<uniform> weight: array<mat4x4<real>, 1024>;
+@group(0) @binding(4) var<storage, read> bias: array<vec4<real>>;
 @group(0) @binding(5) var<storage, read_write> y: array<vec4<f32>>;
 @group(0) @binding(6) var<uniform> p: UpsampleConvParams;
 
@@ -45,11 +45,11 @@ struct Pair {
 fn addPhase(
   acc: Row,
   b: u32,
-  s0: vec4<f32>,
-  s1: vec4<f32>,
-  s2: vec4<f32>,
-  s3: vec4<f32>,
-  m: mat4x4<f32>,
+  s0: vec4<real>,
+  s1: vec4<real>,
+  s2: vec4<real>,
+  s3: vec4<real>,
+  m: mat4x4<real>,
 ) -> Row {
   var r = acc;
   if (b == 0u) {
@@ -76,10 +76,10 @@ fn addComposed(
   dy: u32,
   dx: u32,
   q: u32,
-  s0: vec4<f32>,
-  s1: vec4<f32>,
-  s2: vec4<f32>,
-  s3: vec4<f32>,
+  s0: vec4<real>,
+  s1: vec4<real>,
+  s2: vec4<real>,
+  s3: vec4<real>,
 ) -> Pair {
   let w = (dy * 3u + dx) * UP_Q + q; // phase (a, b) adds (a · 2 + b) · 9 · UP_Q
   let phase = 9u * UP_Q;
@@ -99,19 +99,19 @@ fn addLowRow(acc: Pair, l: Row, dy: u32, q: u32) -> Pair {
 }
 
 /** The plain weight block of tap (ky, kx), quad q of h. */
-fn plain(ky: u32, kx: u32, q: u32) -> mat4x4<f32> {
+fn plain(ky: u32, kx: u32, q: u32) -> mat4x4<real> {
   return weight[36u * UP_Q + 9u * S_Q + (ky * 3u + kx) * UP_Q + q];
 }
 
 /** Low-res column `ix` (clamped) of row `row` (already clamped), quad q. */
-fn low(row: u32, ix: i32, q: u32) -> vec4<f32> {
+fn low(row: u32, ix: i32, q: u32) -> vec4<real> {
   let col = u32(clamp(ix, 0, i32(p.inW) - 1));
-  return x[(row * p.inW + col) * p.inStride + p.inOffset + q];
+  return vec4<real>(x[(row * p.inW + col) * p.inStride + p.inOffset + q]);
 }
 
 /** Low-res columns ix0 .. ix0 + TL + 1 (clamped) of one row, quad q: the tile's p0 .. p(TL+1). */
 fn lowColumns(row: u32, ix0: i32, q: u32) -> Row {
-  let zero = vec4<f32>(0.0);
+  let zero = vec4<real>(0.0);
   var l = Row(zero, zero, zero, zero, zero, zero, zero, zero);
   l.p0 = low(row, ix0, q);
   l.p1 = low(row, ix0 + 1, q);
@@ -125,21 +125,21 @@ fn lowColumns(row: u32, ix0: i32, q: u32) -> Row {
 }
 
 /** Skip column `ox` of full-res row `row` (n · outH + oy), quad q; zero outside (padding). */
-fn skipAt(row: u32, ox: i32, q: u32) -> vec4<f32> {
+fn skipAt(row: u32, ox: i32, q: u32) -> vec4<real> {
   let inside = ox >= 0 && ox < i32(p.outW);
   let at = (row * p.outW + u32(clamp(ox, 0, i32(p.outW) - 1))) * p.skipStride + p.skipOffset + q;
-  return select(vec4<f32>(0.0), skip[at], inside);
+  return select(vec4<real>(0.0), vec4<real>(skip[at]), inside);
 }
 
 /** acc + one row of skip taps (blocks m0..m2) applied to columns c0..c9, for 2·TL pixels. */
 fn addTaps(
   acc: Row,
   c: Row,
-  c8: vec4<f32>,
-  c9: vec4<f32>,
-  m0: mat4x4<f32>,
-  m1: mat4x4<f32>,
-  m2: mat4x4<f32>,
+  c8: vec4<real>,
+  c9: vec4<real>,
+  m0: mat4x4<real>,
+  m1: mat4x4<real>,
+  m2: mat4x4<real>,
 ) -> Row {
   var r = acc;
   r.p0 += m0 * c.p0 + m1 * c.p1 + m2 * c.p2;
@@ -160,15 +160,15 @@ fn addTaps(
 /** 2·TL + 2 neighbouring columns (p0 .. p7, c8, c9): a skip row, or a low-res row upsampled. */
 struct Wide {
   r: Row,
-  c8: vec4<f32>,
-  c9: vec4<f32>,
+  c8: vec4<real>,
+  c9: vec4<real>,
 }
 
 /** Upsampled columns 2·j0 - 1 .. 2·j0 + 2·TL of a row of loaded low-res columns j0 - 1 ... */
 fn widen(l: Row) -> Wide {
-  let e = upEven(MODE == 1u);
-  let o = upOdd(MODE == 1u);
-  var w = Wide(l, vec4<f32>(0.0), vec4<f32>(0.0));
+  let e = real(upEven(MODE == 1u));
+  let o = real(upOdd(MODE == 1u));
+  var w = Wide(l, vec4<real>(0.0), vec4<real>(0.0));
   w.r.p0 = mix(l.p0, l.p1, o);
   w.r.p1 = mix(l.p0, l.p1, e);
   w.r.p2 = mix(l.p1, l.p2, o);
@@ -188,20 +188,20 @@ fn widen(l: Row) -> Wide {
 
 /** An upsampled column's rows 2·iy - 1 .. 2·iy + 2, from low-res rows iy - 1, iy, iy + 1. */
 struct Four {
-  u0: vec4<f32>,
-  u1: vec4<f32>,
-  u2: vec4<f32>,
-  u3: vec4<f32>,
+  u0: vec4<real>,
+  u1: vec4<real>,
+  u2: vec4<real>,
+  u3: vec4<real>,
 }
 
-fn tall(a: vec4<f32>, b: vec4<f32>, c: vec4<f32>) -> Four {
-  let e = upEven(MODE == 1u);
-  let o = upOdd(MODE == 1u);
+fn tall(a: vec4<real>, b: vec4<real>, c: vec4<real>) -> Four {
+  let e = real(upEven(MODE == 1u));
+  let o = real(upOdd(MODE == 1u));
   return Four(mix(a, b, o), mix(a, b, e), mix(b, c, o), mix(b, c, e));
 }
 
 /** Σ over ky of plain(ky, kx) · the column's rows under output row 2·iy + a. */
-fn columnTaps(f: Four, kx: u32, q: u32, a: u32) -> vec4<f32> {
+fn columnTaps(f: Four, kx: u32, q: u32, a: u32) -> vec4<real> {
   if (a == 0u) {
     return plain(0u, kx, q) * f.u0 + plain(1u, kx, q) * f.u1 + plain(2u, kx, q) * f.u2;
   }
@@ -209,7 +209,7 @@ fn columnTaps(f: Four, kx: u32, q: u32, a: u32) -> vec4<f32> {
 }
 
 /** r with v added to its last pixel (2·TL - 1). */
-fn addLast(r: Row, v: vec4<f32>) -> Row {
+fn addLast(r: Row, v: vec4<real>) -> Row {
   var o = r;
   if (TL == 1u) {
     o.p1 += v;
@@ -237,7 +237,7 @@ fn minus(acc: Row, e: Row) -> Row {
 
 /** Skip row oy (zero outside: the padding), columns 2·j0 - 1 .. 2·j0 + 2·TL, quad q. */
 fn skipRow(n: u32, oy: i32, j0: u32, q: u32) -> Wide {
-  let zero = vec4<f32>(0.0);
+  let zero = vec4<real>(0.0);
   var w = Wide(Row(zero, zero, zero, zero, zero, zero, zero, zero), zero, zero);
   if (oy < 0 || oy >= i32(p.outH)) { return w; }
   let row = n * p.outH + u32(oy);
@@ -265,9 +265,9 @@ fn addSkipTaps(acc: Row, s: Wide, ky: u32, q: u32) -> Row {
   return addTaps(acc, s.r, s.c8, s.c9, weight[w], weight[w + S_Q], weight[w + 2u * S_Q]);
 }
 
-fn store(pixel: u32, acc: vec4<f32>) {
+fn store(pixel: u32, acc: vec4<real>) {
   let image = res[pixel * p.resStride + p.resOffset];
-  y[pixel * p.outStride + p.outOffset] = headOutput(image, acc, p.alpha, MASK_LANE);
+  y[pixel * p.outStride + p.outOffset] = headOutput(image, vec4<f32>(acc), p.alpha, MASK_LANE);
 }
 
 fn storeRow(pixel0: u32, r: Row) {
@@ -329,7 +329,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   // upsampled along y. A corner's tap is in both.
   if (top || bottom || left || right) {
     for (var q = 0u; q < UP_Q; q++) {
-      let zero = vec4<f32>(0.0);
+      let zero = vec4<real>(0.0);
       let zeros = Row(zero, zero, zero, zero, zero, zero, zero, zero);
       if (top || bottom) {
         let edge = widen(lowColumns(rowB, ix0, q));

@@ -86,6 +86,10 @@ export function kernelSource(
 ): string {
   const file = files[name];
   if (file === undefined) throw new Error(`no WGSL kernel named "${name}"`);
-  const prelude = precision === "f16" ? "enable f16;\nalias real = f16;" : "alias real = f32;";
+  // REAL_MAX: the largest finite \`real\`, as an f32 (clamp bounds from f32 uniforms must not
+  // overflow to infinity in f16).
+  const prelude = precision === "f16"
+    ? "enable f16;\nalias real = f16;\nconst REAL_MAX: f32 = 65504.0;"
+    : "alias real = f32;\nconst REAL_MAX: f32 = 3.4028234663852886e38;";
   return `${prelude}\n${common}\n${params.wgsl}\n${file}`;
 }

@@ -380,11 +380,13 @@ export const conv2d: OpDef<ConvAttrs> = {
     // here: lavapipe runs these at half its f32 speed, so the tuner keeps f32 there).
     inF16(pointwiseReg(8, 2)),
     inF16(pointwiseReg(4, 2)),
+    inF16(pointwiseUniform(8, 4)),
     convReg(8, 2),
     convReg(4, 1),
     residualAtRunTime(convReg(8, 2)),
     inF16(convReg(8, 2)),
     convFew(8),
+    inF16(convFew(8)),
     {
       name: "direct",
       kernel: "conv2d",
@@ -491,6 +493,8 @@ export const depthwiseConv2d: OpDef<DepthwiseAttrs> = {
     depthwiseReg(8, 1),
     depthwiseReg(4, 2),
     depthwiseReg(4, 1),
+    inF16(depthwiseReg(8, 2)),
+    inF16(depthwiseReg(4, 2)),
     {
       name: "direct",
       kernel: "depthwise",
@@ -631,6 +635,10 @@ export const depthwiseProject: OpDef<DepthwiseProjectAttrs> = {
     depthwiseProjectReg(2, 2, 8),
     depthwiseProjectReg(8, 2, 4),
     depthwiseProjectReg(4, 2, 4),
+    // f16 arithmetic for devices with shader-f16 (lavapipe runs it at half its f32 speed).
+    inF16(depthwiseProjectReg(8, 2, 8)),
+    inF16(depthwiseProjectReg(4, 2, 8)),
+    inF16(depthwiseProjectReg(2, 2, 8)),
     // The fast start's (depthwise_project_direct.wgsl): quick to compile (SwiftShader: 0.05 s,
     // reg_4x2_q4 0.46 s, reg_8x2_q8 1.7 s), one pipeline per stride for every shape.
     {
@@ -662,6 +670,20 @@ export type ConvResidualMaskAttrs = ConvAttrs & { deltaScale: number };
 export const fitsConvResidualMask = (cin: number, a: ConvAttrs) =>
   a.act === "none" && a.cout <= 4 && fitsConvFew(cin, a);
 
+/** conv2d_few.wgsl with its HEAD epilogue: the logits become residual_mask(image, logits). */
+function headEpilogue(few: GpuVariant<ConvAttrs>): GpuVariant<ConvResidualMaskAttrs> {
+  return {
+    ...few,
+    applies: (ctx) => fitsConvResidualMask(ctx.inputs[0].shape[3], ctx.attrs),
+    overrides: (ctx) => ({
+      ...few.overrides(ctx),
+      RESIDUAL: 0, // the image input is read by the HEAD epilogue
+      HEAD: 1,
+      MASK_LANE: ctx.attrs.cout - 1,
+    }),
+  };
+}
+
 /** Inputs [features, image]: conv2d over the features, then residual_mask(image, logits). */
 export const convResidualMask: OpDef<ConvResidualMaskAttrs> = {
   name: "conv2d_residual_mask",
@@ -677,19 +699,7 @@ export const convResidualMask: OpDef<ConvResidualMaskAttrs> = {
   packParams: (params, ctx) => conv2d.packParams(params, ctx),
   struct: ConvParams,
   uniforms: (ctx) => ({ ...convUniforms(ctx), alpha: ctx.attrs.deltaScale }),
-  variants: [8, 4, 1].map((tx): GpuVariant<ConvResidualMaskAttrs> => {
-    const few = convFew(tx);
-    return {
-      ...few,
-      applies: (ctx) => fitsConvResidualMask(ctx.inputs[0].shape[3], ctx.attrs),
-      overrides: (ctx) => ({
-        ...few.overrides(ctx),
-        RESIDUAL: 0, // the image input is read by the HEAD epilogue
-        HEAD: 1,
-        MASK_LANE: ctx.attrs.cout - 1,
-      }),
-    };
-  }),
+  variants: [convFew(8), convFew(4), convFew(1), inF16(convFew(8))].map(headEpilogue),
   // One pixel per invocation compiles fast (SwiftShader: 0.07 s, few_8 0.17 s).
   baseline: [{ variant: "few_1" }],
   cost: (ctx) => {
@@ -837,6 +847,8 @@ export const pointwiseAddUpsampled: OpDef<PointwiseAddUpsampledAttrs> = {
     upsampledTile(4, 4),
     upsampledTile(2, 4),
     upsampledTile(2, 1),
+    inF16(upsampledTile(8, 4)),
+    inF16(upsampledTile(2, 4)),
   ],
   baseline: [{ variant: "pw_u_2x1", wg: 64 }],
   cost: (ctx) => {
@@ -996,6 +1008,8 @@ export const upsampleConvResidualMask: OpDef<UpsampleConvResidualMaskAttrs> = {
     upsampleConvHead(4),
     upsampleConvHead(2),
     upsampleConvHead(1),
+    inF16(upsampleConvHead(4)),
+    inF16(upsampleConvHead(1)),
     // The fast start's (SwiftShader compiles up_8 in 1.9 s).
     {
       name: "direct",
