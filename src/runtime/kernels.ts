@@ -86,7 +86,7 @@ export function kernelSource(
 ): string {
   const file = files[name];
   if (file === undefined) throw new Error(`no WGSL kernel named "${name}"`);
-  // REAL_MAX: the largest finite \`real\`, as an f32 (clamp bounds from f32 uniforms must not
+  // REAL_MAX: the largest finite `real`, as an f32 (clamp bounds from f32 uniforms must not
   // overflow to infinity in f16).
   const prelude = precision === "f16"
     ? "enable f16;\nalias real = f16;\nconst REAL_MAX: f32 = 65504.0;"

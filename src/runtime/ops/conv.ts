@@ -635,7 +635,7 @@ export const depthwiseProject: OpDef<DepthwiseProjectAttrs> = {
     depthwiseProjectReg(2, 2, 8),
     depthwiseProjectReg(8, 2, 4),
     depthwiseProjectReg(4, 2, 4),
-    // f16 arithmetic for devices with shader-f16 (lavapipe runs it at half its f32 speed).
+    // f16 arithmetic for devices with shader-f16 (lavapipe runs it 2.5-5× slower than f32).
     inF16(depthwiseProjectReg(8, 2, 8)),
     inF16(depthwiseProjectReg(4, 2, 8)),
     inF16(depthwiseProjectReg(2, 2, 8)),
