@@ -74,7 +74,7 @@ async function peakFlops(
   mode: number,
   timing: { repeats: number; latencyMs: number },
 ): Promise<number> {
-  const iters = 256;
+  const iters = 64; // × 4 steps of 8 vec4 chains (see roofline_fma.wgsl)
   const threads = 1 << 15;
   const out = device.createBuffer({ size: threads * 16, usage: GPUBufferUsage.STORAGE });
   const uniform = device.createBuffer({
@@ -95,7 +95,7 @@ async function peakFlops(
         }],
       });
       const ms = await timeDispatch(device, p, bind, threads, wg, { ...timing, minSampleMs: 40 });
-      best = Math.max(best, (threads * iters * 8 * 4 * 2) / ms / 1e6);
+      best = Math.max(best, (threads * iters * 4 * 8 * 4 * 2) / ms / 1e6);
     }
   } finally {
     out.destroy();
