@@ -9,8 +9,8 @@
 //
 // The weights come from one uniform buffer (vec4 index): taps [e][ky·3 + kx] at e·9, depthwise
 // bias at 9·E + e, then the projection's [e][outQ] mat4x4 blocks (4 vec4 each, vec4 i holding
-// the 4 outputs' weights for input i) at 10·E, E being the expanded quads (p.inQ). Every index is
-// the same in all invocations, so llvmpipe loads each once for all lanes. The arithmetic is in
+// the 4 outputs' weights for input i) at 10·E, E being the expanded quads (p.inQ); llvmpipe
+// gathers a uniform read without a storage read's per-lane branches. The arithmetic is in
 // `real` (f32, or f16 with the weights stored as f16): the uniform array is declared in mat4x4s
 // because a uniform array's stride must be a multiple of 16 bytes, which a vec4<f16> is not.
 

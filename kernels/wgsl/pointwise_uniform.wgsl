@@ -1,16 +1,16 @@
 // Pointwise (1×1, stride 1) convolution as a register-tiled GEMM with its weights in a uniform
-// buffer: one invocation computes TP pixels × TQ output quads (TP ≤ 8, TQ ≤ 4). The block index
-// is the same in all invocations of a quad tile, and on llvmpipe a uniform load is one load for
-// all lanes where a storage load is gathered lane by lane; so this kernel affords 4 quads per
-// invocation, each input vec4 (a gathered load) feeding 4 blocks. Measured on llvmpipe on the
-// student's expands at 128²: 0.78-0.83× the time of pointwise_reg's best tile. Weights must fit
+// buffer: one invocation computes TP pixels × TQ output quads (TP ≤ 8, TQ ≤ 4). llvmpipe gathers
+// a uniform read without the per-lane branches and bounds checks of a storage read, so this kernel
+// affords 4 quads per invocation, each input vec4 (a gathered load) feeding 4 blocks. Measured on
+// llvmpipe on the student's expands at 128²: 0.78-0.83× the time of pointwise_reg's best tile
+// (pointwise_baked.wgsl, where it applies, does better still). Weights must fit
 // UNIFORM_WEIGHT_BYTES (inQ · outQ ≤ 1024 blocks). Otherwise as pointwise_reg.wgsl: conv2d's
 // packing, fused epilogue, tiles as named variables guarded by the overrides, arithmetic in `real`.
 //
 // UP > 0 (pointwise_add_upsampled): before the activation, each output also adds `res` upsampled
 // 2× (res is the output's size halved: the decoder's upsampled part, already multiplied by its
 // weights at low resolution). A tile is then one row segment (outW % TP == 0): its TP pixels read
-// TP/2 + 2 low-res columns of two rows, instead of four taps each.
+// TP/2 + 2 low-res columns of two rows, instead of four taps each (upsample_rows.wgsl).
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> res: array<vec4<f32>>;
@@ -24,36 +24,6 @@ override TP: u32 = 8u; // pixels per invocation, 1..8
 override TQ: u32 = 4u; // output quads per invocation, 1..4
 override RESIDUAL: u32 = 0u; // 0 none, 1 add res, 2 add res where p.residual is 1
 override UP: u32 = 0u; // 0 none; add res upsampled 2×: 1 nearest, 2 bilinear (align_corners=False)
-
-/** Where a tile's row segment reads the low-res `res`: its two rows, their blend, first column. */
-struct UpRows {
-  a: u32, // flat low-res pixel index of row A's column 0
-  b: u32,
-  t: f32, // row B's weight
-  col0: u32, // low-res column under the tile's first pixel
-}
-
-fn upRows(pixel0: u32) -> UpRows {
-  let lowH = p.outH / 2u;
-  let lowW = p.outW / 2u;
-  let rowIndex = pixel0 / p.outW; // n · outH + oy
-  let oy = rowIndex % p.outH;
-  let n = rowIndex / p.outH;
-  let iy = oy / 2u;
-  // Output row 2i blends low-res rows i-1, i; row 2i+1 blends i, i+1 (see upEven in common.wgsl).
-  let odd = (oy & 1u) == 1u;
-  let rowA = select(max(iy, 1u) - 1u, iy, odd);
-  let rowB = select(iy, min(iy + 1u, lowH - 1u), odd);
-  let t = select(upEven(UP == 2u), upOdd(UP == 2u), odd);
-  return UpRows((n * lowH + rowA) * lowW, (n * lowH + rowB) * lowW, t, (pixel0 % p.outW) / 2u);
-}
-
-/** Low-res column `col0 + k` (clamped to the row) of quad q, blended between the two rows. */
-fn upColumn(r: UpRows, k: i32, q: u32) -> vec4<real> {
-  let col = u32(clamp(i32(r.col0) + k, 0, i32(p.outW / 2u) - 1));
-  let a = res[(r.a + col) * p.resStride + p.resOffset + q];
-  return vec4<real>(mix(a, res[(r.b + col) * p.resStride + p.resOffset + q], r.t));
-}
 
 /**
  * The tile plus quad q of `res` upsampled under it: pixel 2m blends low-res columns m-1 and m,

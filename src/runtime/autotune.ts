@@ -225,7 +225,7 @@ export async function autotune(
   let done = 0;
   for (const [key, { program, weights, index }] of seen) {
     const step = program.steps[index];
-    const { op, ctx } = resolveStep(program, step, weights);
+    const { op, ctx, params } = resolveStep(program, step, weights);
     // The step alone, on dense tensors of the same shapes (keys ignore layouts).
     const single = singleStepProgram(
       step.op,
@@ -266,10 +266,12 @@ export async function autotune(
         const tuning = { adapter: gpu.key, choices: { [key]: choice } };
         const chosen = chooseVariant(op, singleCtx, tuning, device.features);
         const overrides = chosen.overrides(singleCtx);
-        row.pipeline = PipelineCache.key(chosen.kernel, op.struct, overrides, chosen.precision);
+        const generated = chosen.bake?.(singleCtx, op.packParams(params, singleCtx)) ?? "";
+        const { kernel, precision } = chosen;
+        row.pipeline = PipelineCache.key(kernel, op.struct, overrides, precision, generated);
         if (!compiled.has(row.pipeline)) {
           const start = performance.now();
-          await pipelines.get(chosen.kernel, op.struct, overrides, chosen.precision);
+          await pipelines.get(kernel, op.struct, overrides, precision, generated);
           compiled.set(row.pipeline, performance.now() - start);
         }
         row.compileMs = compiled.get(row.pipeline);

@@ -191,10 +191,14 @@ export class GpuExecutor {
     const variants = this.bound.map(({ op, ctx }) =>
       baseline ? baselineVariant(op, ctx) : chooseVariant(op, ctx, this.tuning, device.features)
     );
+    // Baked variants compile the step's packed weights into their code (and bind none).
+    const generated = this.bound.map(({ op, ctx, params }, i) =>
+      variants[i].bake?.(ctx, op.packParams(params, ctx)) ?? ""
+    );
     const compile = (i: number) => {
       const { op, ctx } = this.bound[i];
       const v = variants[i];
-      return this.pipelines.get(v.kernel, op.struct, v.overrides(ctx), v.precision);
+      return this.pipelines.get(v.kernel, op.struct, v.overrides(ctx), v.precision, generated[i]);
     };
     if (gentle) {
       for (let i = 0; i < variants.length; i++) {
@@ -209,7 +213,7 @@ export class GpuExecutor {
       const pipeline = await compile(i);
       const precision = variant.precision ?? "f32";
       const key = variant.uniformWeights ? `${precision} uniform` : precision;
-      let packed = step.weights.get(key);
+      let packed = variant.bake ? [] : step.weights.get(key);
       if (!packed) {
         packed = op.packParams(step.params, ctx).map((data, j) => {
           const uniform = variant.uniformWeights && j === 0;

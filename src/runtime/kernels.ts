@@ -15,8 +15,10 @@ import depthwise_project_direct from "../../kernels/wgsl/depthwise_project_direc
 import pointwise_reg from "../../kernels/wgsl/pointwise_reg.wgsl" with { type: "text" };
 import pointwise_uniform from "../../kernels/wgsl/pointwise_uniform.wgsl" with { type: "text" };
 import pointwise_tiled from "../../kernels/wgsl/pointwise_tiled.wgsl" with { type: "text" };
+import pointwise_baked from "../../kernels/wgsl/pointwise_baked.wgsl" with { type: "text" };
 import upsample2x from "../../kernels/wgsl/upsample2x.wgsl" with { type: "text" };
 import upsample2x_block from "../../kernels/wgsl/upsample2x_block.wgsl" with { type: "text" };
+import upsample_rows from "../../kernels/wgsl/upsample_rows.wgsl" with { type: "text" };
 import upsample_conv_head from "../../kernels/wgsl/upsample_conv_head.wgsl" with { type: "text" };
 import upsample_conv_head_direct from "../../kernels/wgsl/upsample_conv_head_direct.wgsl" with {
   type: "text",
@@ -41,8 +43,10 @@ const files: Record<string, string> = {
   depthwise_project,
   depthwise_project_direct,
   pointwise_reg,
-  pointwise_uniform,
+  // Kernels with the UP epilogue get its shared row-segment helpers.
+  pointwise_uniform: `${pointwise_uniform}\n${upsample_rows}`,
   pointwise_tiled,
+  pointwise_baked: `${pointwise_baked}\n${upsample_rows}`,
   upsample2x,
   upsample2x_block,
   upsample_conv_head,
@@ -78,11 +82,15 @@ export function registerKernels(more: Record<string, string>): void {
  */
 export type Precision = "f32" | "f16";
 
-/** Full WGSL text of a kernel, given the uniform struct it reads its parameters from. */
+/**
+ * Full WGSL text of a kernel, given the uniform struct it reads its parameters from, and the code a
+ * baked variant generates for one step (GpuVariant.bake).
+ */
 export function kernelSource(
   name: string,
   params: UniformStruct<string>,
   precision: Precision = "f32",
+  generated = "",
 ): string {
   const file = files[name];
   if (file === undefined) throw new Error(`no WGSL kernel named "${name}"`);
@@ -91,5 +99,5 @@ export function kernelSource(
   const prelude = precision === "f16"
     ? "enable f16;\nalias real = f16;\nconst REAL_MAX: f32 = 65504.0;"
     : "alias real = f32;\nconst REAL_MAX: f32 = 3.4028234663852886e38;";
-  return `${prelude}\n${common}\n${params.wgsl}\n${file}`;
+  return `${prelude}\n${common}\n${params.wgsl}\n${file}${generated && `\n${generated}`}`;
 }

@@ -1,5 +1,6 @@
-// Pipeline cache keyed by kernel + uniform struct + precision + override constants: a pipeline is
-// compiled once (asynchronously, all at load) and never per dispatch.
+// Pipeline cache keyed by kernel + uniform struct + precision + override constants (+ a baked
+// variant's generated code): a pipeline is compiled once (asynchronously, all at load) and never
+// per dispatch.
 
 import { kernelSource, type Precision } from "./kernels.ts";
 import type { UniformStruct } from "./uniforms.ts";
@@ -16,9 +17,11 @@ export class PipelineCache {
     struct: UniformStruct<string>,
     overrides: Record<string, number>,
     precision: Precision = "f32",
+    generated = "",
   ): string {
     const constants = Object.fromEntries(Object.entries(overrides).sort());
-    return `${kernel}|${struct.name}|${precision}|${JSON.stringify(constants)}`;
+    const baked = generated && `|baked ${hash(generated)}`;
+    return `${kernel}|${struct.name}|${precision}|${JSON.stringify(constants)}${baked}`;
   }
 
   get size(): number {
@@ -30,15 +33,16 @@ export class PipelineCache {
     struct: UniformStruct<string>,
     overrides: Record<string, number>,
     precision: Precision = "f32",
+    generated = "",
   ): Promise<GPUComputePipeline> {
-    const key = PipelineCache.key(kernel, struct, overrides, precision);
+    const key = PipelineCache.key(kernel, struct, overrides, precision, generated);
     let pipeline = this.#pipelines.get(key);
     if (!pipeline) {
       pipeline = this.device.createComputePipelineAsync({
         label: key,
         layout: "auto",
         compute: {
-          module: this.#module(kernel, struct, precision),
+          module: this.#module(kernel, struct, precision, generated),
           entryPoint: "main",
           constants: overrides,
         },
@@ -48,16 +52,32 @@ export class PipelineCache {
     return pipeline;
   }
 
-  #module(kernel: string, struct: UniformStruct<string>, precision: Precision): GPUShaderModule {
-    const key = `${kernel}|${struct.name}|${precision}`;
+  #module(
+    kernel: string,
+    struct: UniformStruct<string>,
+    precision: Precision,
+    generated: string,
+  ): GPUShaderModule {
+    const key = `${kernel}|${struct.name}|${precision}|${generated && hash(generated)}`;
     let module = this.#modules.get(key);
     if (!module) {
       module = this.device.createShaderModule({
         label: kernel,
-        code: kernelSource(kernel, struct, precision),
+        code: kernelSource(kernel, struct, precision, generated),
       });
       this.#modules.set(key, module);
     }
     return module;
   }
+}
+
+/** FNV-1a over the code, 2 × 32 bits with different seeds: a short key for generated code. */
+function hash(text: string): string {
+  let a = 0x811c9dc5, b = 0x01000193 ^ text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+  }
+  return (a >>> 0).toString(16).padStart(8, "0") + (b >>> 0).toString(16).padStart(8, "0");
 }

@@ -88,7 +88,7 @@ const asChoice = (c: string | TunedChoice): TunedChoice =>
 
 /**
  * The tuned variant for this step, else the first applicable one. `storageWeights`: the caller binds
- * weights as storage ranges it updates (training), so `uniformWeights` variants are out.
+ * weights as storage ranges it updates (training), so `uniformWeights` and baked variants are out.
  */
 export function chooseVariant<A>(
   op: OpDef<A>,
@@ -98,7 +98,7 @@ export function chooseVariant<A>(
   { storageWeights = false } = {},
 ): GpuVariant<A> {
   const candidates = runnableVariants(op, ctx, features)
-    .filter((v) => !(storageWeights && v.uniformWeights));
+    .filter((v) => !(storageWeights && (v.uniformWeights || v.bake)));
   const key = stepKey(op, ctx);
   const entry = tuning?.choices[key] ?? (tuning ? nearestChoice(tuning, key) : undefined);
   if (!entry) return candidates[0];

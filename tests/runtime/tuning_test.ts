@@ -110,7 +110,7 @@ Deno.test("variants needing a device feature run only where it exists; f32 is th
   assert.equal(chooseVariant(op, ctx, tuning, new Set()).name, "direct");
 });
 
-Deno.test("training, whose weights live in one storage buffer, never gets a uniform-weights kernel", () => {
+Deno.test("training, whose weights live in one storage buffer, never gets a uniform-weights or baked kernel", () => {
   const op = getOp("conv2d");
   const attrs = { cout: 4, k: 3, stride: 1, pad: 1, act: "none" };
   const ctx = { inputs: [ref([1, 8, 8, 20])], output: ref([1, 8, 8, 4]), attrs };
@@ -118,6 +118,12 @@ Deno.test("training, whose weights live in one storage buffer, never gets a unif
   assert.ok(chooseVariant(op, ctx, tuning).uniformWeights);
   const training = chooseVariant(op, ctx, tuning, undefined, { storageWeights: true });
   assert.ok(!training.uniformWeights, training.name);
+
+  const pointwise = { ...ctx, attrs: { ...attrs, k: 1, pad: 0 } };
+  const baked = { adapter: "a", choices: { [stepKey(op, pointwise)]: "pw_baked_1" } };
+  assert.ok(chooseVariant(op, pointwise, baked).bake);
+  const trained = chooseVariant(op, pointwise, baked, undefined, { storageWeights: true });
+  assert.ok(!trained.bake && !trained.uniformWeights, trained.name);
 });
 
 Deno.test("tuning tables load per adapter; software adapters without one get the shipped defaults", async () => {

@@ -251,6 +251,87 @@ function pointwiseUniform(tp: number, tq: number): GpuVariant<ConvAttrs> {
   };
 }
 
+/**
+ * TP pixels × every output quad per invocation with the step's weights compiled in as literals
+ * (pointwise_baked.wgsl), where they fit the uniform-weights budget, which also bounds the
+ * generated code (≤ 16 Ki weights) and its compile time.
+ */
+function pointwiseBaked(tp: number): GpuVariant<ConvAttrs> {
+  const threads = (ctx: StepContext<ConvAttrs>) => Math.ceil(outPixels(ctx) / tp);
+  return {
+    name: `pw_baked_${tp}`,
+    kernel: "pointwise_baked",
+    applies: (ctx) =>
+      isPointwise(ctx) &&
+      quads(ctx.inputs[0].shape[3]) * outQuads(ctx) * 64 <= UNIFORM_WEIGHT_BYTES,
+    bake: (ctx, packed) => bakePointwise(ctx, packed, tp),
+    overrides: (ctx) => ({ WG: groupSize(threads(ctx)), TP: tp, ...epilogueOverrides(ctx) }),
+    workgroups: (ctx) => workgroups1d(threads(ctx), groupSize(threads(ctx))),
+  };
+}
+
+/**
+ * pointwise_baked.wgsl's `layer()` for one step: TP pixels × every output quad from conv2d's packed
+ * weight blocks and bias, then, with `up`, the upsampled part's blend (as pointwise_uniform.wgsl's
+ * addUpsampled: pixel 2m blends low-res columns m-1 and m, pixel 2m+1 columns m and m+1).
+ */
+function bakePointwise(
+  ctx: StepContext<ConvAttrs>,
+  [weights, bias]: Float32Array[],
+  tp: number,
+  up?: UpsampleMode,
+): string {
+  const inQ = quads(ctx.inputs[0].shape[3]), outQ = outQuads(ctx);
+  const pixels = Array.from({ length: tp }, (_, k) => k);
+  const lines = ["fn layer(pixel0: u32, pixels: u32, b: Bounds) {", "  let last = pixels - 1u;"];
+  for (const k of pixels) {
+    lines.push(`  let at${k} = min(pixel0 + ${k}u, last) * p.inStride + p.inOffset;`);
+    for (let c = 0; c < inQ; c++) lines.push(`  let x${k}_${c} = x[at${k} + ${c}u];`);
+  }
+  if (up) lines.push("  let up = upRows(pixel0);");
+  const column = (j: number) => `u${j < 0 ? "m" : ""}${Math.abs(j)}`;
+  /** The upsampled part under pixel k: the low-res columns it reads (from col0) and its blend. */
+  const blend = (k: number): { columns: number[]; expr: string } => {
+    const m = k >> 1;
+    if (up === "nearest") return { columns: [m], expr: column(m) };
+    const [a, b, t] = k % 2 ? [m, m + 1, "upOdd(true)"] : [m - 1, m, "upEven(true)"];
+    return { columns: [a, b], expr: `mix(${column(a)}, ${column(b)}, ${t})` };
+  };
+  for (let q = 0; q < outQ; q++) {
+    lines.push("  {", `    let bias = vec4<f32>(${values(bias.subarray(q * 4, q * 4 + 4))});`);
+    const used: number[] = [];
+    for (let c = 0; c < inQ; c++) {
+      const block = weights.subarray((c * outQ + q) * 16, (c * outQ + q + 1) * 16);
+      // Zero blocks (padding channels) cost nothing to skip.
+      if (block.some((v) => v !== 0)) {
+        lines.push(`    let m${c} = mat4x4<f32>(${values(block)});`);
+        used.push(c);
+      }
+    }
+    if (up) {
+      const columns = new Set(pixels.flatMap((k) => blend(k).columns));
+      for (const j of [...columns].sort((a, b) => a - b)) {
+        lines.push(`    let ${column(j)} = upColumn(up, ${j}, ${q}u);`);
+      }
+    }
+    for (const k of pixels) {
+      const terms = ["bias", ...used.map((c) => `m${c} * x${k}_${c}`)];
+      if (up) terms.push(blend(k).expr);
+      lines.push(`    store(pixel0 + ${k}u, pixels, ${q}u, ${terms.join(" + ")}, b);`);
+    }
+    lines.push("  }");
+  }
+  lines.push("}");
+  return lines.join("\n");
+}
+
+/**
+ * An f32 as a WGSL f32 literal: the shortest decimal that reads back as the same double, which is
+ * nearer to the f32 than any other f32, so the shader gets exactly the weight.
+ */
+const literal = (v: number) => `${v}f`;
+const values = (data: Float32Array) => Array.from(data, literal).join(", ");
+
 /** Workgroup-memory tiled pointwise GEMM (pointwise_tiled.wgsl): 64 pixels × 8 quads per group. */
 const pointwiseTiled: GpuVariant<ConvAttrs> = {
   name: "pw_tiled",
@@ -376,6 +457,7 @@ export const conv2d: OpDef<ConvAttrs> = {
     residualAtRunTime(pointwiseReg(8, 2)),
     pointwiseUniform(8, 4),
     pointwiseUniform(8, 2),
+    pointwiseBaked(1),
     // f16 arithmetic where the device has shader-f16, for GPUs with double-rate f16 (unmeasured
     // here: lavapipe runs these at half its f32 speed, so the tuner keeps f32 there).
     inF16(pointwiseReg(8, 2)),
@@ -806,6 +888,21 @@ function upsampledTile(tp: number, tq: number): GpuVariant<PointwiseAddUpsampled
   } as GpuVariant<PointwiseAddUpsampledAttrs>;
 }
 
+/** pointwise_baked.wgsl with the UP epilogue: TP pixels of one row (TP divides the width). */
+function upsampledBaked(tp: number): GpuVariant<PointwiseAddUpsampledAttrs> {
+  const variant = pointwiseBaked(tp) as unknown as GpuVariant<PointwiseAddUpsampledAttrs>;
+  return {
+    ...variant,
+    applies: (ctx) => variant.applies!(ctx) && ctx.output.shape[2] % tp === 0,
+    bake: (ctx, packed) => bakePointwise(ctx, packed, tp, ctx.attrs.mode),
+    overrides: (ctx) => ({
+      ...variant.overrides(ctx),
+      RESIDUAL: 0, // res holds the low-res part
+      UP: ctx.attrs.mode === "nearest" ? 1 : 2,
+    }),
+  };
+}
+
 /**
  * Inputs [skip, part]: act(W[:, from:] · skip + b + upsample2x(part)), part being pointwise_part's
  * output at half the size.
@@ -847,6 +944,9 @@ export const pointwiseAddUpsampled: OpDef<PointwiseAddUpsampledAttrs> = {
     upsampledTile(4, 4),
     upsampledTile(2, 4),
     upsampledTile(2, 1),
+    upsampledBaked(8),
+    upsampledBaked(4),
+    upsampledBaked(2),
     inF16(upsampledTile(8, 4)),
     inF16(upsampledTile(2, 4)),
   ],

@@ -39,10 +39,16 @@ export interface GpuVariant<A> {
   precision?: Precision;
   /**
    * The kernel reads its first packed parameter (the weights) from a uniform buffer of
-   * UNIFORM_WEIGHT_BYTES instead of a storage buffer: on llvmpipe a uniform load at a constant
-   * index is one load for all lanes.
+   * UNIFORM_WEIGHT_BYTES instead of a storage buffer: llvmpipe gathers a uniform read without the
+   * per-lane branches and bounds checks of a storage read.
    */
   uniformWeights?: boolean;
+  /**
+   * WGSL appended to the kernel with the step's packed parameters compiled in as literals; the
+   * kernel then has no parameter bindings (inputs, output, uniforms only), and each step gets a
+   * pipeline of its own. See kernels/wgsl/pointwise_baked.wgsl for why this pays on llvmpipe.
+   */
+  bake?(ctx: StepContext<A>, packed: Float32Array[]): string;
   /** WGSL override constants: specialisation without string templating. */
   overrides(ctx: StepContext<A>): Record<string, number>;
   workgroups(ctx: StepContext<A>): [number, number, number];
