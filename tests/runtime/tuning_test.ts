@@ -25,7 +25,7 @@ import {
   type Tuning,
   withWorkgroupSize,
 } from "../../src/runtime/tuning.ts";
-import { autotune, sharePipelines } from "../../src/runtime/autotune.ts";
+import { autotune, sharePipelines, type TuneMeasurement } from "../../src/runtime/autotune.ts";
 import { randomArray, rng } from "../../src/graph/random.ts";
 import { PipelineCache } from "../../src/runtime/pipelines.ts";
 import { needs, requireWebGpu } from "../support/env.ts";
@@ -276,9 +276,15 @@ Deno.test(needs(webGpu, {
     assert.ok(measurements.some((m) => m.wg === 32), "no workgroup sweep");
     assert.equal(measurements.filter((m) => m.best).length, 1);
     const best = measurements.find((m) => m.best)!;
-    // Alone, a shape keeps its fastest configuration (finalists carry their confirmed times).
-    const fastest = Math.min(...measurements.map((m) => m.ms));
-    assert.equal(best.ms, fastest);
+    // Alone, a shape keeps its fastest configuration among those whose time plus compile time
+    // spread over 600 frames is within 10 % or 0.05 ms of the cheapest (the defaults): a baked
+    // variant, compiled per step, may be fastest and still cost more (finalists carry their
+    // confirmed times).
+    const cost = (m: TuneMeasurement) => m.ms + (m.compileMs ?? 0) / 600;
+    const cheapest = Math.min(...measurements.map(cost));
+    const limit = Math.max(cheapest * 1.1, cheapest + 0.05);
+    const qualifying = measurements.filter((m) => cost(m) <= limit);
+    assert.equal(best.ms, Math.min(...qualifying.map((m) => m.ms)));
     assert.ok(best.pipeline?.startsWith("pointwise") || best.pipeline?.startsWith("conv2d"));
   },
 }));
