@@ -93,6 +93,31 @@ gpuTest(
   },
 );
 
+gpuTest("baked kernels: each set of weights its own pipeline, equal weights one", async () => {
+  const gpu = await testGpu();
+  const pipelines = new PipelineCache(gpu.device);
+  const op = getOp("conv2d");
+  const ctx = { inputs: [program.tensors[0]], output: program.tensors[1], attrs };
+  const tuning = { adapter: gpu.key, choices: { [stepKey(op, ctx)]: "pw_baked_1" } };
+  // The identity above, and the same conv with every weight doubled.
+  const doubled = new Map([...weights].map(([name, p]) => [name, {
+    ...p,
+    data: p.data.map((v) => 2 * v),
+  }]));
+  const runs = [];
+  for (const w of [weights, doubled, weights]) {
+    const executor = await GpuExecutor.create(gpu, program, w, { pipelines, tuning });
+    assert.equal(executor.variants[0].variant, "pw_baked_1");
+    const [expected] = new CpuExecutor(program, w).run([x]);
+    const [actual] = await executor.run([x]);
+    assert.deepEqual([...actual.data], [...expected.data]);
+    runs.push(actual.data);
+    executor.dispose();
+  }
+  assert.notDeepEqual([...runs[0]], [...runs[1]]);
+  assert.equal(pipelines.size, 2, "a pipeline per distinct set of baked weights");
+});
+
 gpuTest("a baseline start runs the student right, then upgrades to the tuned kernels", async () => {
   const gpu = await testGpu();
   const { program, weights, image, expected } = tinyStudentRun(3);
