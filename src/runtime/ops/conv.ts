@@ -234,6 +234,10 @@ function pointwiseReg(tp: number, tq: number): GpuVariant<ConvAttrs> {
   };
 }
 
+/** A pointwise conv whose weight blocks fit one uniform binding (UNIFORM_WEIGHT_BYTES). */
+const isUniformPointwise = (ctx: StepContext<ConvAttrs>) =>
+  isPointwise(ctx) && quads(ctx.inputs[0].shape[3]) * outQuads(ctx) * 64 <= UNIFORM_WEIGHT_BYTES;
+
 /**
  * Register-tiled pointwise GEMM with its weights in a uniform buffer (pointwise_uniform.wgsl):
  * TP pixels × TQ ≤ 4 output quads, where the weights fit UNIFORM_WEIGHT_BYTES.
@@ -245,9 +249,7 @@ function pointwiseUniform(tp: number, tq: number): GpuVariant<ConvAttrs> {
     name: `pw_u_${tp}x${tq}`,
     kernel: "pointwise_uniform",
     uniformWeights: true,
-    applies: (ctx) =>
-      isPointwise(ctx) &&
-      quads(ctx.inputs[0].shape[3]) * outQuads(ctx) * 64 <= UNIFORM_WEIGHT_BYTES,
+    applies: isUniformPointwise,
   };
 }
 
@@ -261,9 +263,7 @@ function pointwiseBaked(tp: number): GpuVariant<ConvAttrs> {
   return {
     name: `pw_baked_${tp}`,
     kernel: "pointwise_baked",
-    applies: (ctx) =>
-      isPointwise(ctx) &&
-      quads(ctx.inputs[0].shape[3]) * outQuads(ctx) * 64 <= UNIFORM_WEIGHT_BYTES,
+    applies: isUniformPointwise,
     bake: (ctx, packed) => bakePointwise(ctx, packed, tp),
     overrides: (ctx) => ({ WG: groupSize(threads(ctx)), TP: tp, ...epilogueOverrides(ctx) }),
     workgroups: (ctx) => workgroups1d(threads(ctx), groupSize(threads(ctx))),
