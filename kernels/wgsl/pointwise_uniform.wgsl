@@ -3,7 +3,7 @@
 // a uniform read without the per-lane branches and bounds checks of a storage read, so this kernel
 // affords 4 quads per invocation, each input vec4 (a gathered load) feeding 4 blocks. Measured on
 // llvmpipe on the student's expands at 128²: 0.78-0.83× the time of pointwise_reg's best tile
-// (pointwise_baked.wgsl, where it applies, does better still). Weights must fit
+// (conv2d_baked.wgsl, where it applies, does better still). Weights must fit
 // UNIFORM_WEIGHT_BYTES (inQ · outQ ≤ 1024 blocks). Otherwise as pointwise_reg.wgsl: conv2d's
 // packing, fused epilogue, tiles as named variables guarded by the overrides, arithmetic in `real`.
 //

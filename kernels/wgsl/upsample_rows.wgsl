@@ -1,5 +1,5 @@
 // 2× upsampling along a row segment, shared by the pointwise kernels' UP epilogue
-// (pointwise_uniform.wgsl, pointwise_baked.wgsl): where a segment of output row reads the low-res
+// (pointwise_uniform.wgsl, conv2d_baked.wgsl): where a segment of output row reads the low-res
 // `res` (the output's size halved), and one low-res column of it blended between its two rows.
 // Needs the kernel's `p` (ConvParams), `res` and UP override.
 

@@ -15,11 +15,15 @@ import depthwise_project_direct from "../../kernels/wgsl/depthwise_project_direc
 import pointwise_reg from "../../kernels/wgsl/pointwise_reg.wgsl" with { type: "text" };
 import pointwise_uniform from "../../kernels/wgsl/pointwise_uniform.wgsl" with { type: "text" };
 import pointwise_tiled from "../../kernels/wgsl/pointwise_tiled.wgsl" with { type: "text" };
-import pointwise_baked from "../../kernels/wgsl/pointwise_baked.wgsl" with { type: "text" };
+import conv2d_baked from "../../kernels/wgsl/conv2d_baked.wgsl" with { type: "text" };
 import upsample2x from "../../kernels/wgsl/upsample2x.wgsl" with { type: "text" };
 import upsample2x_block from "../../kernels/wgsl/upsample2x_block.wgsl" with { type: "text" };
 import upsample_rows from "../../kernels/wgsl/upsample_rows.wgsl" with { type: "text" };
 import upsample_conv_head from "../../kernels/wgsl/upsample_conv_head.wgsl" with { type: "text" };
+import upsample_conv_head_baked from "../../kernels/wgsl/upsample_conv_head_baked.wgsl" with {
+  type: "text",
+};
+import upsample_head_tiles from "../../kernels/wgsl/upsample_head_tiles.wgsl" with { type: "text" };
 import upsample_conv_head_direct from "../../kernels/wgsl/upsample_conv_head_direct.wgsl" with {
   type: "text",
 };
@@ -46,10 +50,12 @@ const files: Record<string, string> = {
   // Kernels with the UP epilogue get its shared row-segment helpers.
   pointwise_uniform: `${pointwise_uniform}\n${upsample_rows}`,
   pointwise_tiled,
-  pointwise_baked: `${pointwise_baked}\n${upsample_rows}`,
+  conv2d_baked: `${conv2d_baked}\n${upsample_rows}`,
   upsample2x,
   upsample2x_block,
-  upsample_conv_head,
+  // The fused head's two kernels share its tile.
+  upsample_conv_head: `${upsample_conv_head}\n${upsample_head_tiles}`,
+  upsample_conv_head_baked: `${upsample_conv_head_baked}\n${upsample_head_tiles}`,
   upsample_conv_head_direct,
   concat,
   add,

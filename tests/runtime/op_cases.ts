@@ -26,6 +26,10 @@ export const OP_CASES: OpCase[] = [
   conv([[1, 9, 11, 6]], { cout: 7, k: 3, stride: 1, pad: 1, act: "hardswish" }),
   // Stride-2 edge without padding on an even size.
   conv([[1, 8, 8, 5]], { cout: 8, k: 3, stride: 2, pad: 0, act: "leaky_relu", alpha: 0.2 }),
+  // Widths that the baked k×k tiles divide (4 only; 4 and 8): a fused residual, and stride 2
+  // without padding at batch 2.
+  conv([[1, 6, 12, 6], [1, 6, 12, 7]], { cout: 7, k: 3, stride: 1, pad: 1, act: "hardswish" }),
+  conv([[2, 17, 17, 5]], { cout: 8, k: 3, stride: 2, pad: 0, act: "leaky_relu", alpha: 0.2 }),
   // Pointwise 1×1 (the GEMM) with a fused residual, batch 3.
   conv([[3, 7, 5, 12], [3, 7, 5, 10]], { cout: 10, k: 1, stride: 1, pad: 0, act: "none" }),
   conv([[2, 13, 13, 16]], { cout: 24, k: 1, stride: 1, pad: 0, act: "sigmoid" }),

@@ -255,14 +255,14 @@ function pointwiseUniform(tp: number, tq: number): GpuVariant<ConvAttrs> {
 
 /**
  * TP pixels × every output quad per invocation with the step's weights compiled in as literals
- * (pointwise_baked.wgsl), where they fit the uniform-weights budget, which also bounds the
+ * (conv2d_baked.wgsl), where they fit the uniform-weights budget, which also bounds the
  * generated code (≤ 16 Ki weights) and its compile time.
  */
 function pointwiseBaked(tp: number): GpuVariant<ConvAttrs> {
   const threads = (ctx: StepContext<ConvAttrs>) => Math.ceil(outPixels(ctx) / tp);
   return {
     name: `pw_baked_${tp}`,
-    kernel: "pointwise_baked",
+    kernel: "conv2d_baked",
     applies: isUniformPointwise,
     bake: (ctx, packed) => bakePointwise(ctx, packed, tp),
     overrides: (ctx) => ({ WG: groupSize(threads(ctx)), TP: tp, ...epilogueOverrides(ctx) }),
@@ -271,7 +271,7 @@ function pointwiseBaked(tp: number): GpuVariant<ConvAttrs> {
 }
 
 /**
- * pointwise_baked.wgsl's `layer()` for one step: TP pixels × every output quad from conv2d's packed
+ * conv2d_baked.wgsl's `layer()` for one step: TP pixels × every output quad from conv2d's packed
  * weight blocks and bias, then, with `up`, the upsampled part's blend (as pointwise_uniform.wgsl's
  * addUpsampled: pixel 2m blends low-res columns m-1 and m, pixel 2m+1 columns m and m+1).
  */
@@ -320,6 +320,89 @@ function bakePointwise(
       lines.push(`    store(pixel0 + ${k}u, pixels, ${q}u, ${terms.join(" + ")}, b);`);
     }
     lines.push("  }");
+  }
+  lines.push("}");
+  return lines.join("\n");
+}
+
+/**
+ * A k×k conv (stride any) with the step's weights compiled in: TX pixels along x × every output
+ * quad per invocation (conv2d_baked.wgsl's shell, a generated `layer()` walking the window).
+ * Meant for the stem, whose conv2d_reg tile gathers more weight vec4s from storage than it loads
+ * input columns. At most 4 output quads (TX × 4 accumulators), TX dividing the output width.
+ */
+function convBaked(tx: number): GpuVariant<ConvAttrs> {
+  const threads = (ctx: StepContext<ConvAttrs>) => outPixels(ctx) / tx;
+  return {
+    name: `baked_${tx}`,
+    kernel: "conv2d_baked",
+    applies: (ctx) =>
+      !isPointwise(ctx) && ctx.output.shape[2] % tx === 0 && outQuads(ctx) <= 4 &&
+      ctx.attrs.k ** 2 * quads(ctx.inputs[0].shape[3]) * outQuads(ctx) * 64 <= UNIFORM_WEIGHT_BYTES,
+    bake: (ctx, packed) => bakeConv(ctx, packed, tx),
+    overrides: (ctx) => ({ WG: groupSize(threads(ctx)), TP: tx, ...epilogueOverrides(ctx) }),
+    workgroups: (ctx) => workgroups1d(threads(ctx), groupSize(threads(ctx))),
+  };
+}
+
+/**
+ * conv2d_baked.wgsl's `layer()` for a k×k conv: TX pixels of one output row (pixel0 is the
+ * first, TX divides the width) × every output quad, from conv2d's packed [ky][kx][inQ][outQ]
+ * blocks; taps outside the input read the zero padding.
+ */
+function bakeConv(ctx: StepContext<ConvAttrs>, [weights, bias]: Float32Array[], tx: number) {
+  const { k, stride, pad } = ctx.attrs;
+  const inQ = quads(ctx.inputs[0].shape[3]), outQ = outQuads(ctx);
+  const pixels = Array.from({ length: tx }, (_, j) => j);
+  const lines = [
+    "fn layer(pixel0: u32, pixels: u32, b: Bounds) {",
+    "  let ox0 = pixel0 % p.outW;",
+    "  let rowIndex = pixel0 / p.outW; // n · outH + oy",
+    "  let oy = rowIndex % p.outH;",
+    "  let n = rowIndex / p.outH;",
+  ];
+  for (let q = 0; q < outQ; q++) {
+    const b = `vec4<f32>(${values(bias.subarray(q * 4, q * 4 + 4))})`;
+    for (const j of pixels) lines.push(`  var a${j}_${q} = ${b};`);
+  }
+  for (let ky = 0; ky < k; ky++) {
+    lines.push(
+      "  {",
+      `    let iy = i32(oy * ${stride}u + ${ky}u) - ${pad};`,
+      "    if (iy >= 0 && iy < i32(p.inH)) {",
+      "      let row = (n * p.inH + u32(iy)) * p.inW;",
+    );
+    for (let kx = 0; kx < k; kx++) {
+      lines.push("      {");
+      for (const j of pixels) {
+        const ix = `ix${j}`;
+        lines.push(
+          `        let ${ix} = i32((ox0 + ${j}u) * ${stride}u + ${kx}u) - ${pad};`,
+          `        let in${j} = ${ix} >= 0 && ${ix} < i32(p.inW);`,
+          `        let at${j} = (row + u32(clamp(${ix}, 0, i32(p.inW) - 1))) * p.inStride + p.inOffset;`,
+        );
+      }
+      for (let c = 0; c < inQ; c++) {
+        const used: number[] = [];
+        for (let q = 0; q < outQ; q++) {
+          const at = ((ky * k + kx) * inQ + c) * outQ + q;
+          const block = weights.subarray(at * 16, (at + 1) * 16);
+          if (block.every((v) => v === 0)) continue;
+          lines.push(`        let m${c}_${q} = mat4x4<f32>(${values(block)});`);
+          used.push(q);
+        }
+        for (const j of pixels) {
+          lines.push(`        { let v = select(vec4<f32>(0.0), x[at${j} + ${c}u], in${j});`);
+          for (const q of used) lines.push(`          a${j}_${q} += m${c}_${q} * v;`);
+          lines.push("        }");
+        }
+      }
+      lines.push("      }");
+    }
+    lines.push("    }", "  }");
+  }
+  for (let q = 0; q < outQ; q++) {
+    for (const j of pixels) lines.push(`  store(pixel0 + ${j}u, pixels, ${q}u, a${j}_${q}, b);`);
   }
   lines.push("}");
   return lines.join("\n");
@@ -465,6 +548,8 @@ export const conv2d: OpDef<ConvAttrs> = {
     inF16(pointwiseUniform(8, 4)),
     convReg(8, 2),
     convReg(4, 1),
+    convBaked(8),
+    convBaked(4),
     residualAtRunTime(convReg(8, 2)),
     inF16(convReg(8, 2)),
     convFew(8),
@@ -888,7 +973,7 @@ function upsampledTile(tp: number, tq: number): GpuVariant<PointwiseAddUpsampled
   } as GpuVariant<PointwiseAddUpsampledAttrs>;
 }
 
-/** pointwise_baked.wgsl with the UP epilogue: TP pixels of one row (TP divides the width). */
+/** conv2d_baked.wgsl with the UP epilogue: TP pixels of one row (TP divides the width). */
 function upsampledBaked(tp: number): GpuVariant<PointwiseAddUpsampledAttrs> {
   const variant = pointwiseBaked(tp) as unknown as GpuVariant<PointwiseAddUpsampledAttrs>;
   return {
@@ -1003,27 +1088,90 @@ function upsampleTaps(mode: UpsampleMode): number[][][] {
   return [0, 1].map((a) => [0, 1, 2].map((k) => row(a + k - 1)));
 }
 
-/** upsample_conv_head.wgsl: 2 output rows × 2·TL columns per invocation (TL divides h's width). */
+/** Tiles of upsample_conv_head(_baked).wgsl: 2 output rows × 2·TL columns (TL divides h's width). */
+const headTiles = (ctx: StepContext<UpsampleConvResidualMaskAttrs>, tl: number) => {
+  const [n, h, w] = ctx.inputs[0].shape;
+  return n * h * (w / tl);
+};
+
+/** The overrides both head tiles take: the tile, the upsampling and the mask's lane. */
+const headOverrides = (ctx: StepContext<UpsampleConvResidualMaskAttrs>, tl: number) => ({
+  WG: groupSize(headTiles(ctx, tl)),
+  TL: tl,
+  MODE: ctx.attrs.mode === "nearest" ? 0 : 1,
+  MASK_LANE: ctx.attrs.cout - 1,
+});
+
+/** upsample_conv_head.wgsl: the tile with its weight blocks in a uniform buffer. */
 function upsampleConvHead(tl: number): GpuVariant<UpsampleConvResidualMaskAttrs> {
-  const threads = (ctx: StepContext<UpsampleConvResidualMaskAttrs>) => {
-    const [n, h, w] = ctx.inputs[0].shape;
-    return n * h * (w / tl);
-  };
   return {
     name: `up_${2 * tl}`,
     kernel: "upsample_conv_head",
     uniformWeights: true,
     applies: (ctx) => ctx.inputs[0].shape[2] % tl === 0,
     overrides: (ctx) => ({
-      WG: groupSize(threads(ctx)),
-      TL: tl,
+      ...headOverrides(ctx, tl),
       UP_Q: quads(ctx.inputs[0].shape[3]),
       S_Q: quads(ctx.inputs[1].shape[3]),
-      MODE: ctx.attrs.mode === "nearest" ? 0 : 1,
-      MASK_LANE: ctx.attrs.cout - 1,
     }),
-    workgroups: (ctx) => workgroups1d(threads(ctx), groupSize(threads(ctx))),
+    workgroups: (ctx) => workgroups1d(headTiles(ctx, tl), groupSize(headTiles(ctx, tl))),
   };
+}
+
+/** upsample_conv_head_baked.wgsl: the same tile with the step's blocks compiled in (f32). */
+function upsampleConvHeadBaked(tl: number): GpuVariant<UpsampleConvResidualMaskAttrs> {
+  return {
+    name: `up_baked_${2 * tl}`,
+    kernel: "upsample_conv_head_baked",
+    applies: (ctx) => ctx.inputs[0].shape[2] % tl === 0,
+    bake: bakeUpsampleHead,
+    overrides: (ctx) => headOverrides(ctx, tl),
+    workgroups: (ctx) => workgroups1d(headTiles(ctx, tl), groupSize(headTiles(ctx, tl))),
+  };
+}
+
+/**
+ * upsample_conv_head_baked.wgsl's `layer()` for one step: the uniform kernel's main with its loops
+ * over quads unrolled and every block of the op's packing (composed, skip, plain) a literal.
+ */
+function bakeUpsampleHead(
+  ctx: StepContext<UpsampleConvResidualMaskAttrs>,
+  [weights, bias]: Float32Array[],
+): string {
+  const hq = quads(ctx.inputs[0].shape[3]), sq = quads(ctx.inputs[1].shape[3]);
+  const block = (i: number) => `mat4x4<f32>(${values(weights.subarray(i * 16, (i + 1) * 16))})`;
+  const taps = [0, 1, 2].flatMap((ky) => [0, 1, 2].map((kx) => [ky, kx]));
+  const lines = [
+    "fn layer(t: Tile) -> Pair {",
+    `  var acc = biasPair(vec4<f32>(${values(bias.subarray(0, 4))}));`,
+  ];
+  for (let q = 0; q < hq; q++) {
+    lines.push("  {");
+    ["A", "B", "C"].forEach((row, dy) =>
+      lines.push(`    let l${dy} = lowColumns(t.row${row}, t.ix0, ${q}u);`)
+    );
+    for (const [dy, dx] of taps) {
+      const columns = [0, 1, 2, 3].map((k) => `l${dy}.p${dx + k}`);
+      // Phase (a, b) of composed tap (dy, dx): block ((a·2 + b)·9 + dy·3 + dx)·hq + q.
+      const phases = [0, 1, 2, 3].map((ab) => block(((ab * 3 + dy) * 3 + dx) * hq + q));
+      lines.push(`    acc = addComposed(acc, ${[...columns, ...phases].join(", ")});`);
+    }
+    lines.push("  }");
+  }
+  const plain = (q: number) =>
+    taps.filter(([ky, kx]) => ky !== 1 || kx !== 1)
+      .map(([ky, kx]) => block(36 * hq + 9 * sq + (ky * 3 + kx) * hq + q));
+  lines.push("  if (t.top || t.bottom || t.left || t.right) {");
+  for (let q = 0; q < hq; q++) {
+    lines.push(`    acc = addEdges(t, ${q}u, acc, ${plain(q).join(", ")});`);
+  }
+  lines.push("  }");
+  for (let q = 0; q < sq; q++) {
+    const skip = taps.map(([ky, kx]) => block(36 * hq + (ky * 3 + kx) * sq + q));
+    lines.push(`  acc = addSkip(t, ${q}u, acc, ${skip.join(", ")});`);
+  }
+  lines.push("  return acc;", "}");
+  return lines.join("\n");
 }
 
 /** Inputs [h, skip, image]: residual_mask(image, conv2d(concat(upsample2x(h), skip))). */
@@ -1108,6 +1256,9 @@ export const upsampleConvResidualMask: OpDef<UpsampleConvResidualMaskAttrs> = {
     upsampleConvHead(4),
     upsampleConvHead(2),
     upsampleConvHead(1),
+    upsampleConvHeadBaked(4),
+    upsampleConvHeadBaked(2),
+    upsampleConvHeadBaked(1),
     inF16(upsampleConvHead(4)),
     inF16(upsampleConvHead(1)),
     // The fast start's (SwiftShader compiles up_8 in 1.9 s).

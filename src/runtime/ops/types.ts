@@ -46,7 +46,7 @@ export interface GpuVariant<A> {
   /**
    * WGSL appended to the kernel with the step's packed parameters compiled in as literals; the
    * kernel then has no parameter bindings (inputs, output, uniforms only), and each step gets a
-   * pipeline of its own. See kernels/wgsl/pointwise_baked.wgsl for why this pays on llvmpipe.
+   * pipeline of its own. See kernels/wgsl/conv2d_baked.wgsl for why this pays on llvmpipe.
    */
   bake?(ctx: StepContext<A>, packed: Float32Array[]): string;
   /** WGSL override constants: specialisation without string templating. */

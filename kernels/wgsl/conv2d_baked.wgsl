@@ -1,11 +1,13 @@
-// Pointwise (1×1, stride 1) convolution with the step's weights compiled in: `layer()`, generated
-// per step by bakePointwise() in src/runtime/ops/conv.ts, holds the arithmetic of TP neighbouring
-// pixels × every output quad, each weight block and bias quad a literal. Why: llvmpipe (Mesa 22.3,
-// as Deno's WebGPU drives it) gathers every buffer read lane by lane, uniform reads at constant
-// offsets included (profiled: gathers, not multiply-adds, were most of pointwise_uniform's
-// instructions), while a literal costs nothing. Measured in the tuner on the student's expands:
-// 1.3-2.6× faster than pointwise_uniform's best tile, for a compile of 30-150 ms (the tuner weighs
-// it). No weight bindings; conv2d's uniforms and fused epilogue (ACT, RESIDUAL 0 or 1); f32 only.
+// Convolution with the step's weights compiled in: `layer()`, generated per step in
+// src/runtime/ops/conv.ts, holds the arithmetic of TP neighbouring pixels × every output quad, each
+// weight block and bias quad a literal: bakePointwise() for a 1×1 conv, bakeConv() for a k×k one
+// (TP pixels of one output row, walking the window). Why: llvmpipe (Mesa 22.3, as Deno's WebGPU
+// drives it) gathers every buffer read lane by lane, uniform reads at constant offsets included
+// (profiled: gathers, not multiply-adds, were most of pointwise_uniform's instructions), while a
+// literal costs nothing. Measured in the tuner: the student's expands 1.3-2.6× faster than
+// pointwise_uniform's best tile, for a compile of 30-150 ms (the tuner weighs it); the 3×3 stride-2
+// stem 2.1× (128²) and 3.3× (256²) faster than conv2d_reg, for 40 ms. No weight bindings; conv2d's
+// uniforms and fused epilogue (ACT, RESIDUAL 0 or 1); f32 only.
 //
 // UP > 0 (pointwise_add_upsampled): each output also adds `res` upsampled 2× before the
 // activation, as in pointwise_uniform.wgsl; the TP pixels are then a row segment from an even
