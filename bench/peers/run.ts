@@ -154,7 +154,7 @@ function loadAverage(): number {
 export async function tuneInChromium(
   sizes: number[],
   options: { roofline?: boolean; sweepTop?: number } = {},
-  timeoutMs = 1_800_000,
+  timeoutMs = 3_600_000,
 ) {
   return await withBrowser(async (browser) => {
     const p = await browser.open(new URL("page_ours.ts", here));
