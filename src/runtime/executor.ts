@@ -303,10 +303,11 @@ export class GpuExecutor {
     try {
       return await Promise.all(staging.map(async ({ buffer, t, bytes }) => {
         await buffer.mapAsync(GPUMapMode.READ, 0, bytes);
-        const data = new Float32Array(buffer.getMappedRange(0, bytes).slice(0));
+        // unpack copies out of the mapped range, which unmap() detaches.
+        const tensor = unpack(new Float32Array(buffer.getMappedRange(0, bytes)), t.shape, t.layout);
         buffer.unmap();
         this.pool.release(buffer);
-        return unpack(data, t.shape, t.layout);
+        return tensor;
       }));
     } catch (e) {
       // A device lost mid-frame fails the readback first; report the loss, not the symptom.
