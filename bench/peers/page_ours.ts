@@ -5,6 +5,9 @@ import { acquireGpu } from "../../src/runtime/device.ts";
 import { autotune, submitLatency } from "../../src/runtime/autotune.ts";
 import { bestOf, measureRoofline } from "../roofline.ts";
 import { makeStudent } from "./common.ts";
+import { buildStudent, type StudentConfig } from "../../src/graph/student.ts";
+import { plan } from "../../src/graph/planner.ts";
+import { initWeights } from "../../src/graph/weights.ts";
 import { servePeer } from "./browser_page.ts";
 import { openOurs } from "./runtimes.ts";
 
@@ -14,15 +17,27 @@ servePeer((_spec, student) =>
 );
 
 Object.assign(globalThis, {
-  /** Roofline and autotuning of Chromium's adapter for the student at `sizes`. */
-  async tune(sizes: number[], options: { roofline?: boolean; sweepTop?: number } = {}) {
+  /**
+   * Roofline and autotuning of Chromium's adapter for the default student at `sizes` and the
+   * students of `configs` (the shipped effects', with weights of their shapes).
+   */
+  async tune(
+    sizes: number[],
+    options: { roofline?: boolean; sweepTop?: number; configs?: StudentConfig[] } = {},
+  ) {
     const gpu = await acquireGpu();
     try {
       const latencyMs = await submitLatency(gpu.device);
       const roofline = options.roofline === false
         ? undefined
         : await measureRoofline(gpu.device, { latencyMs });
-      const programs = sizes.map((s) => makeStudent(s));
+      const programs = [
+        ...sizes.map((s) => makeStudent(s)),
+        ...(options.configs ?? []).map((config) => {
+          const graph = buildStudent(config);
+          return { program: plan(graph).program, weights: initWeights(graph, 1) };
+        }),
+      ];
       const { tuning, measurements } = await autotune(gpu, programs, {
         sweepTop: options.sweepTop,
       });

@@ -4,6 +4,7 @@
 
 import { fileURLToPath } from "node:url";
 import { withBrowser } from "../../src/headless/chromium.ts";
+import type { StudentConfig } from "../../src/graph/student.ts";
 import {
   type Ep,
   failed,
@@ -153,7 +154,7 @@ function loadAverage(): number {
 /** Tunes Chromium's adapter in a fresh browser; returns what the page measured. */
 export async function tuneInChromium(
   sizes: number[],
-  options: { roofline?: boolean; sweepTop?: number } = {},
+  options: { roofline?: boolean; sweepTop?: number; configs?: StudentConfig[] } = {},
   timeoutMs = 3_600_000,
 ) {
   return await withBrowser(async (browser) => {
