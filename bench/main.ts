@@ -119,8 +119,8 @@ const students = sizes.map((inputSize) => {
   return { inputSize, ...plan(graph), weights: initWeights(graph, 1) };
 });
 // The shipped effects' students are tuned too: they are what the server and the client run, and
-// a narrower student's shapes take the default one's choices only approximately (measured: the
-// cartoon student at 128² in 0.78× the GPU time with its own choices on llvmpipe).
+// a narrower student's shapes miss the default one's choices (their channel counts differ). With
+// their own choices they took 0.75-0.80x the GPU time on llvmpipe (run 41).
 const shipped = await shippedStudents();
 
 const tuningFile = new URL(`${gpu.key}.json`, TUNING_DIR);
@@ -131,13 +131,7 @@ if (args["no-tune"]) {
   log(`tuning: ${tuning ? `${tuning.source ?? "measured"} table (${tuning.adapter})` : "none"}`);
 } else {
   const t0 = performance.now();
-  const tuned = await autotune(gpu, [
-    ...students,
-    ...shipped.map(({ program, weights }) => ({
-      program,
-      weights,
-    })),
-  ], { repeats, progress });
+  const tuned = await autotune(gpu, [...students, ...shipped], { repeats, progress });
   tuning = tuned.tuning;
   measurements = tuned.measurements;
   await Deno.mkdir(TUNING_DIR, { recursive: true });
