@@ -121,7 +121,7 @@ const students = sizes.map((inputSize) => {
 // The shipped effects' students are tuned too: they are what the server and the client run, and
 // a narrower student's shapes miss the default one's choices (their channel counts differ). With
 // their own choices they took 0.75-0.80x the GPU time on llvmpipe (run 41).
-const shipped = await shippedStudents();
+const shipped = args["no-tune"] ? [] : await shippedStudents();
 
 const tuningFile = new URL(`${gpu.key}.json`, TUNING_DIR);
 let tuning: Tuning | undefined;

@@ -26,45 +26,23 @@ override S_Q: u32 = 1u; // quads of the skip
 override MODE: u32 = 1u; // 0 nearest, 1 bilinear (align_corners=False)
 override MASK_LANE: u32 = 3u; // the mask logit's lane; lanes below it are deltas
 
+/** acc + the composed tap at block w (phase (0, 0)) at all four phases, over s0 .. s3. */
+fn addComposedAt(
+  acc: Pair,
+  w: u32,
+  s0: vec4<real>, s1: vec4<real>, s2: vec4<real>, s3: vec4<real>,
+) -> Pair {
+  let phase = 9u * UP_Q; // phase (a, b) adds (a · 2 + b) · 9 · UP_Q
+  return addComposed(acc, s0, s1, s2, s3,
+    weight[w], weight[w + phase], weight[w + 2u * phase], weight[w + 3u * phase]);
+}
+
 /** acc + low-res row dy (loaded columns l.p0 ..) under every output pixel of both rows. */
 fn addLowRow(acc: Pair, l: Row, dy: u32, q: u32) -> Pair {
-  let w = dy * 3u * UP_Q + q; // tap (dy, dx) of phase (a, b): + dx · UP_Q + (a · 2 + b) · 9 · UP_Q
-  let phase = 9u * UP_Q;
-  let d1 = w + UP_Q;
-  let d2 = w + 2u * UP_Q;
-  var o = addComposed(
-    acc,
-    l.p0,
-    l.p1,
-    l.p2,
-    l.p3,
-    weight[w],
-    weight[w + phase],
-    weight[w + 2u * phase],
-    weight[w + 3u * phase],
-  );
-  o = addComposed(
-    o,
-    l.p1,
-    l.p2,
-    l.p3,
-    l.p4,
-    weight[d1],
-    weight[d1 + phase],
-    weight[d1 + 2u * phase],
-    weight[d1 + 3u * phase],
-  );
-  return addComposed(
-    o,
-    l.p2,
-    l.p3,
-    l.p4,
-    l.p5,
-    weight[d2],
-    weight[d2 + phase],
-    weight[d2 + 2u * phase],
-    weight[d2 + 3u * phase],
-  );
+  let w = dy * 3u * UP_Q + q; // tap (dy, dx) is at w + dx · UP_Q
+  var o = addComposedAt(acc, w, l.p0, l.p1, l.p2, l.p3);
+  o = addComposedAt(o, w + UP_Q, l.p1, l.p2, l.p3, l.p4);
+  return addComposedAt(o, w + 2u * UP_Q, l.p2, l.p3, l.p4, l.p5);
 }
 
 /** The plain weight block of tap (ky, kx), quad q of h. */
@@ -96,36 +74,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   // Edges after the interior, so that its loop stays lean.
   if (t.top || t.bottom || t.left || t.right) {
     for (var q = 0u; q < UP_Q; q++) {
-      acc = addEdges(
-        t,
-        q,
-        acc,
-        plain(0u, 0u, q),
-        plain(0u, 1u, q),
-        plain(0u, 2u, q),
-        plain(1u, 0u, q),
-        plain(1u, 2u, q),
-        plain(2u, 0u, q),
-        plain(2u, 1u, q),
-        plain(2u, 2u, q),
-      );
+      acc = addEdges(t, q, acc, plain(0u, 0u, q), plain(0u, 1u, q), plain(0u, 2u, q),
+        plain(1u, 0u, q), plain(1u, 2u, q), plain(2u, 0u, q), plain(2u, 1u, q), plain(2u, 2u, q));
     }
   }
   for (var q = 0u; q < S_Q; q++) {
-    acc = addSkip(
-      t,
-      q,
-      acc,
-      skipBlock(0u, 0u, q),
-      skipBlock(0u, 1u, q),
-      skipBlock(0u, 2u, q),
-      skipBlock(1u, 0u, q),
-      skipBlock(1u, 1u, q),
-      skipBlock(1u, 2u, q),
-      skipBlock(2u, 0u, q),
-      skipBlock(2u, 1u, q),
-      skipBlock(2u, 2u, q),
-    );
+    acc = addSkip(t, q, acc, skipBlock(0u, 0u, q), skipBlock(0u, 1u, q), skipBlock(0u, 2u, q),
+      skipBlock(1u, 0u, q), skipBlock(1u, 1u, q), skipBlock(1u, 2u, q), skipBlock(2u, 0u, q),
+      skipBlock(2u, 1u, q), skipBlock(2u, 2u, q));
   }
   storeTile(t, acc);
 }

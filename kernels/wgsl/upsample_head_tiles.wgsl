@@ -253,17 +253,10 @@ fn minus(acc: Row, e: Row) -> Row {
  * A corner's tap is in both, so it is added back.
  */
 fn addEdges(
-  t: Tile,
-  q: u32,
-  acc: Pair,
-  k00: mat4x4<real>,
-  k01: mat4x4<real>,
-  k02: mat4x4<real>,
-  k10: mat4x4<real>,
-  k12: mat4x4<real>,
-  k20: mat4x4<real>,
-  k21: mat4x4<real>,
-  k22: mat4x4<real>,
+  t: Tile, q: u32, acc: Pair,
+  k00: mat4x4<real>, k01: mat4x4<real>, k02: mat4x4<real>,
+  k10: mat4x4<real>, k12: mat4x4<real>,
+  k20: mat4x4<real>, k21: mat4x4<real>, k22: mat4x4<real>,
 ) -> Pair {
   var o = acc;
   let zero = vec4<real>(0.0);
@@ -324,18 +317,10 @@ fn skipRow(n: u32, oy: i32, j0: u32, q: u32) -> Wide {
  * 2·iy + 2 feed output row 2·iy (taps ky = 0..2) and 2·iy + 1 (the next three).
  */
 fn addSkip(
-  t: Tile,
-  q: u32,
-  acc: Pair,
-  k00: mat4x4<real>,
-  k01: mat4x4<real>,
-  k02: mat4x4<real>,
-  k10: mat4x4<real>,
-  k11: mat4x4<real>,
-  k12: mat4x4<real>,
-  k20: mat4x4<real>,
-  k21: mat4x4<real>,
-  k22: mat4x4<real>,
+  t: Tile, q: u32, acc: Pair,
+  k00: mat4x4<real>, k01: mat4x4<real>, k02: mat4x4<real>,
+  k10: mat4x4<real>, k11: mat4x4<real>, k12: mat4x4<real>,
+  k20: mat4x4<real>, k21: mat4x4<real>, k22: mat4x4<real>,
 ) -> Pair {
   let oy0 = i32(2u * t.iy);
   let s0 = skipRow(t.n, oy0 - 1, t.j0, q);

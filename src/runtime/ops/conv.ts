@@ -1120,13 +1120,14 @@ function upsampleConvHead(tl: number): GpuVariant<UpsampleConvResidualMaskAttrs>
 
 /** upsample_conv_head_baked.wgsl: the same tile with the step's blocks compiled in (f32). */
 function upsampleConvHeadBaked(tl: number): GpuVariant<UpsampleConvResidualMaskAttrs> {
+  const { applies, workgroups } = upsampleConvHead(tl);
   return {
     name: `up_baked_${2 * tl}`,
     kernel: "upsample_conv_head_baked",
-    applies: (ctx) => ctx.inputs[0].shape[2] % tl === 0,
+    applies,
     bake: bakeUpsampleHead,
     overrides: (ctx) => headOverrides(ctx, tl),
-    workgroups: (ctx) => workgroups1d(headTiles(ctx, tl), groupSize(headTiles(ctx, tl))),
+    workgroups,
   };
 }
 
