@@ -18,6 +18,7 @@ const USAGE = `usage: deno task start [options]
   --max-batch N       most crops per batch (default ${DEFAULT_BATCHER.maxBatch}; 1 = no batching)
   --max-wait-ms N     longest a crop waits for a fuller batch (default ${DEFAULT_BATCHER.maxWaitMs})
   --max-queue N       most waiting crops before 503 (default ${DEFAULT_BATCHER.maxQueue})
+  --max-in-flight N   batches running at once (default ${DEFAULT_BATCHER.maxInFlight}; 1 = one after another)
   --timeout-ms N      per-crop deadline (default ${DEFAULT_BATCHER.timeoutMs})
   --rate N            per-client inference requests/frames per second, 0 = off (default ${DEFAULT_RATE_LIMIT.ratePerSec})
   --burst N           per-client burst (default ${DEFAULT_RATE_LIMIT.burst})
@@ -37,6 +38,7 @@ const { values } = parseArgs({
     "max-batch": { type: "string" },
     "max-wait-ms": { type: "string" },
     "max-queue": { type: "string" },
+    "max-in-flight": { type: "string" },
     "timeout-ms": { type: "string" },
     rate: { type: "string" },
     burst: { type: "string" },
@@ -81,6 +83,7 @@ const edge = await createEdgeServer({
     maxBatch: int("max-batch", values["max-batch"], DEFAULT_BATCHER.maxBatch, 1, 64),
     maxWaitMs: int("max-wait-ms", values["max-wait-ms"], DEFAULT_BATCHER.maxWaitMs, 0, 10_000),
     maxQueue: int("max-queue", values["max-queue"], DEFAULT_BATCHER.maxQueue, 1, 100_000),
+    maxInFlight: int("max-in-flight", values["max-in-flight"], DEFAULT_BATCHER.maxInFlight, 1, 8),
     timeoutMs: int("timeout-ms", values["timeout-ms"], DEFAULT_BATCHER.timeoutMs, 1, 600_000),
   },
   rateLimit: {

@@ -22,6 +22,7 @@ const { values: args } = parseArgs({
     "max-batch": { type: "string", default: "8" },
     "max-wait-ms": { type: "string" },
     "max-queue": { type: "string" },
+    "max-in-flight": { type: "string" },
     compare: { type: "boolean", default: false },
     weights: { type: "string" },
     effect: { type: "string" },
@@ -92,6 +93,7 @@ async function startServer(effect: Effect, maxBatch: number) {
   ];
   if (args["max-wait-ms"]) flags.push("--max-wait-ms", args["max-wait-ms"]);
   if (args["max-queue"]) flags.push("--max-queue", args["max-queue"]);
+  if (args["max-in-flight"]) flags.push("--max-in-flight", args["max-in-flight"]);
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",

@@ -27,7 +27,7 @@ export type BackendName = "webgpu" | "cpu";
 
 export interface Backend {
   readonly name: BackendName;
-  /** Runs one batch `[n, s, s, 3]` of normalised crops; callers never overlap two runs. */
+  /** Runs one batch `[n, s, s, 3]` of normalised crops; runs may overlap (see Batcher). */
   run(effect: Effect, input: HostTensor): Promise<HostTensor>;
   /** Builds (and runs once) what a batch of `batch` crops needs, so the first request is not slow. */
   warm(effect: Effect, batch: number): Promise<void>;
@@ -44,6 +44,8 @@ export class GpuBackend implements Backend {
   #pool!: BufferPool;
   #executors = new Map<string, Promise<GpuExecutor>>();
   #lost = false;
+  /** The replacement device while one is being acquired, shared by overlapping runs. */
+  #reattaching: Promise<void> | undefined;
 
   /** `acquire`, when given, replaces a lost device on the next run (driver reset, GPU hang). */
   constructor(
@@ -100,7 +102,9 @@ export class GpuBackend implements Backend {
     for (const [old, evicted] of this.#executors) {
       if (this.#executors.size <= max) break;
       this.#executors.delete(old);
-      // Safe: runs never overlap, and the evicted one is not the one about to run.
+      // Safe while runs overlap: a run submits its work in the same task that its executor
+      // resolves in, before this dispose (queued after it), and WebGPU keeps buffers destroyed
+      // after a submit alive until that work is done.
       evicted.then((e) => e.dispose(), () => {});
     }
     return executor;
@@ -108,8 +112,12 @@ export class GpuBackend implements Backend {
 
   async run(effect: Effect, input: HostTensor): Promise<HostTensor> {
     if (this.#lost) {
-      if (!this.options.acquire) throw new Error("the WebGPU device was lost");
-      this.#attach(await this.options.acquire());
+      const acquire = this.options.acquire;
+      if (!acquire) throw new Error("the WebGPU device was lost");
+      this.#reattaching ??= acquire().then((gpu) => this.#attach(gpu)).finally(() =>
+        this.#reattaching = undefined
+      );
+      await this.#reattaching;
     }
     const executor = await this.#executor(effect, input.shape[0]);
     const [output] = await executor.run([input]);

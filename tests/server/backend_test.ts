@@ -1,16 +1,20 @@
 // The edge server's answer for a crop equals running the runtime directly on the same manifest:
 // bit-for-bit (±1 level) against the dequantised weights, within int8 tolerance against the f32
-// originals; batching does not change results; the CPU worker backend agrees with WebGPU.
+// originals; batching does not change results, nor do overlapping runs; a lost device is replaced;
+// the CPU worker backend agrees with WebGPU.
 
 import assert from "node:assert/strict";
 import { plan } from "../../src/graph/planner.ts";
 import { buildStudent } from "../../src/graph/student.ts";
 import { decodeStudentWeights } from "../../src/graph/weights.ts";
+import { acquireGpu, type Gpu } from "../../src/runtime/device.ts";
 import { CpuExecutor, GpuExecutor, type Weights } from "../../src/runtime/executor.ts";
 import { createEdgeServer } from "../../src/server/app.ts";
 import { CpuBackend, GpuBackend } from "../../src/server/backend.ts";
 import { toInput, toRgba } from "../../src/server/crops.ts";
+import { loadCatalog } from "../../src/server/effects.ts";
 import { decodeFrame, encodeFrame } from "../../src/server/frames.ts";
+import type { HostTensor } from "../../src/runtime/tensor.ts";
 import { needs, requireWebGpu } from "../support/env.ts";
 import { testGpu } from "../support/gpu.ts";
 import { buildTestEffect, rawHeaders, tempDir, testCrop } from "./fixture.ts";
@@ -19,6 +23,13 @@ const gpuReady = await requireWebGpu();
 const fx = await buildTestEffect({ id: "equal", seed: 11 });
 const S = fx.config.inputSize;
 const norm = fx.manifest.normalization;
+
+/** Normalised test crops as one batch, the way the batcher hands them to a backend. */
+function cropBatch(...seeds: number[]): HostTensor {
+  const data = new Float32Array(seeds.length * S * S * 3);
+  seeds.forEach((seed, i) => data.set(toInput(testCrop(S, seed), norm), i * S * S * 3));
+  return { shape: [seeds.length, S, S, 3], data };
+}
 
 /** Direct runtime inference of one crop, the way a browser would run the manifest's network. */
 async function direct(weights: Weights, rgba: Uint8Array): Promise<Uint8Array> {
@@ -120,6 +131,52 @@ Deno.test(needs(gpuReady, {
     } finally {
       await edge.shutdown();
       await edge.dispose();
+    }
+  },
+}));
+
+Deno.test(needs(gpuReady, {
+  name: "overlapping runs each get their own result, even when one evicts another's executor",
+  async fn() {
+    const effect = (await loadCatalog(fx.dir, () => {})).effects.get(fx.id)!;
+    const inputs = [cropBatch(30), cropBatch(31), cropBatch(32, 33)];
+    // One executor kept: the batch-2 run evicts the one both batch-1 runs are using.
+    const backend = new GpuBackend(await testGpu(), { maxExecutors: 1 });
+    try {
+      const alone: HostTensor[] = [];
+      for (const input of inputs) alone.push(await backend.run(effect, input));
+      const together = await Promise.all(inputs.map((input) => backend.run(effect, input)));
+      together.forEach((out, i) => assert.deepEqual(out.data, alone[i].data, `run ${i}`));
+    } finally {
+      await backend.dispose();
+    }
+  },
+}));
+
+Deno.test(needs(gpuReady, {
+  name: "a lost device is replaced once for the runs after it, even when they overlap",
+  async fn() {
+    const effect = (await loadCatalog(fx.dir, () => {})).effects.get(fx.id)!;
+    const input = cropBatch(40);
+    const devices: Gpu[] = [await acquireGpu()]; // its own: this test destroys it
+    const backend = new GpuBackend(devices[0], {
+      acquire: async () => {
+        devices.push(await acquireGpu());
+        return devices.at(-1)!;
+      },
+    });
+    try {
+      const before = await backend.run(effect, input);
+      devices[0].device.destroy();
+      await devices[0].lost;
+      await new Promise((r) => setTimeout(r, 0)); // the backend's own lost handler runs
+      assert.equal(backend.lost, true);
+      const after = await Promise.all([backend.run(effect, input), backend.run(effect, input)]);
+      assert.equal(devices.length, 2, "one replacement device");
+      for (const out of after) assert.deepEqual(out.data, before.data);
+    } finally {
+      await backend.dispose();
+      for (const gpu of devices) gpu.device.destroy();
     }
   },
 }));

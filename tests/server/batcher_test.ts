@@ -1,6 +1,6 @@
 // Dynamic batching: crops from separate submits share a batch up to maxBatch, maxBatch 1 turns it
 // off, the queue is bounded (all-or-nothing), deadlines and cancellation free their place, effects
-// take turns by age, one batch runs at a time, and close() drains.
+// take turns by age, at most maxInFlight batches run at once, and close() drains.
 
 import assert from "node:assert/strict";
 import { Batcher, DEFAULT_BATCHER } from "../../src/server/batcher.ts";
@@ -32,13 +32,30 @@ Deno.test("crops submitted together by different callers run as one batch, resul
 Deno.test("batches never exceed maxBatch, and maxBatch 1 serves one crop at a time", async () => {
   for (const maxBatch of [3, 1]) {
     const backend = new StubBackend(5);
-    const batcher = new Batcher(backend, { ...DEFAULT_BATCHER, maxBatch, maxWaitMs: 10 });
+    const batcher = new Batcher(backend, {
+      ...DEFAULT_BATCHER,
+      maxBatch,
+      maxWaitMs: 10,
+      maxInFlight: 1,
+    });
     await Promise.all(Array.from({ length: 7 }, (_, i) => batcher.submit(one, [crop(i)])));
     assert.ok(backend.batches.every((n) => n <= maxBatch), `${backend.batches}`);
     assert.equal(backend.batches.reduce((a, b) => a + b, 0), 7);
     assert.equal(backend.maxConcurrent, 1, "one batch at a time");
     if (maxBatch === 3) assert.deepEqual(backend.batches, [3, 3, 1]);
   }
+});
+
+Deno.test("a second batch runs while the first is still out, never more than maxInFlight", async () => {
+  for (const maxInFlight of [2, 3]) {
+    const backend = new StubBackend(30, (x) => x + 1);
+    const batcher = new Batcher(backend, { ...DEFAULT_BATCHER, maxBatch: 1, maxInFlight });
+    const results = await Promise.all([1, 2, 3, 4, 5].map((v) => batcher.submit(one, [crop(v)])));
+    assert.deepEqual(results.map(([o]) => o[0]), [2, 3, 4, 5, 6]);
+    assert.equal(backend.maxConcurrent, maxInFlight);
+    assert.equal(batcher.busy, false);
+  }
+  assert.throws(() => new Batcher(new StubBackend(), { ...DEFAULT_BATCHER, maxInFlight: 0 }));
 });
 
 Deno.test("a lone crop waits at most maxWaitMs for company", async () => {
@@ -57,6 +74,7 @@ Deno.test("the queue is bounded: a request that does not fit is refused whole wi
     maxBatch: 1,
     maxQueue: 3,
     maxWaitMs: 0,
+    maxInFlight: 1,
   });
   const first = batcher.submit(one, [crop(1)]);
   await new Promise((r) => setTimeout(r, 5)); // the first is running now, not waiting
@@ -75,7 +93,12 @@ Deno.test("the queue is bounded: a request that does not fit is refused whole wi
 
 Deno.test("a deadline rejects with 503 timeout and frees the crop's place in the queue", async () => {
   const backend = new StubBackend(100);
-  const batcher = new Batcher(backend, { ...DEFAULT_BATCHER, maxBatch: 1, maxWaitMs: 0 });
+  const batcher = new Batcher(backend, {
+    ...DEFAULT_BATCHER,
+    maxBatch: 1,
+    maxWaitMs: 0,
+    maxInFlight: 1,
+  });
   const running = batcher.submit(one, [crop(1)]);
   await new Promise((r) => setTimeout(r, 5));
   await assert.rejects(
@@ -91,7 +114,12 @@ Deno.test("a deadline rejects with 503 timeout and frees the crop's place in the
 
 Deno.test("an aborted submit (client gone) is dropped before it runs", async () => {
   const backend = new StubBackend(50);
-  const batcher = new Batcher(backend, { ...DEFAULT_BATCHER, maxBatch: 1, maxWaitMs: 0 });
+  const batcher = new Batcher(backend, {
+    ...DEFAULT_BATCHER,
+    maxBatch: 1,
+    maxWaitMs: 0,
+    maxInFlight: 1,
+  });
   const running = batcher.submit(one, [crop(1)]);
   const abort = new AbortController();
   const gone = batcher.submit(one, [crop(2), crop(3)], { signal: abort.signal });
@@ -113,7 +141,12 @@ Deno.test("effects never share a batch, and take turns by the age of their oldes
     order.push(`${effect.id}x${input.shape[0]}`);
     return run(effect, input);
   };
-  const batcher = new Batcher(backend, { ...DEFAULT_BATCHER, maxBatch: 2, maxWaitMs: 0 });
+  const batcher = new Batcher(backend, {
+    ...DEFAULT_BATCHER,
+    maxBatch: 2,
+    maxWaitMs: 0,
+    maxInFlight: 1,
+  });
   const all = [
     batcher.submit(one, [crop(1)]), // runs alone at once
     batcher.submit(two, [crop(2)]),
