@@ -91,7 +91,11 @@ export async function createEdgeServer(options: EdgeOptions): Promise<EdgeServer
 
   const streams = new Set<StreamSession>();
   // The gauges read the batcher at scrape time, after it exists.
-  const metrics = serverMetrics({ queueDepth: () => batcher.depth, streams: () => streams.size });
+  const metrics = serverMetrics({
+    queueDepth: () => batcher.depth,
+    inFlight: () => batcher.inFlight,
+    streams: () => streams.size,
+  });
   const batcher = new Batcher(backend, { ...DEFAULT_BATCHER, ...options.batcher }, metrics);
 
   if (options.warmup ?? true) {
@@ -250,7 +254,8 @@ export async function createEdgeServer(options: EdgeOptions): Promise<EdgeServer
       queue: {
         depth: batcher.depth,
         max: batcher.options.maxQueue,
-        running: batcher.busy,
+        inFlight: batcher.inFlight,
+        maxInFlight: batcher.options.maxInFlight,
         maxBatch: batcher.options.maxBatch,
       },
       streams: streams.size,

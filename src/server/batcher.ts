@@ -82,8 +82,9 @@ export class Batcher {
     return this.#depth;
   }
 
-  get busy(): boolean {
-    return this.#running > 0;
+  /** Batches running now (submitted to the device or reading back). */
+  get inFlight(): number {
+    return this.#running;
   }
 
   /**

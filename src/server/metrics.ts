@@ -165,7 +165,9 @@ export class Registry {
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
 /** The edge server's metrics, created together so every route and worker records into one place. */
-export function serverMetrics(gauges: { queueDepth: () => number; streams: () => number }) {
+export function serverMetrics(
+  gauges: { queueDepth: () => number; inFlight: () => number; streams: () => number },
+) {
   const registry = new Registry();
   return {
     registry,
@@ -180,7 +182,7 @@ export function serverMetrics(gauges: { queueDepth: () => number; streams: () =>
     ),
     inferenceSeconds: registry.histogram(
       "inference_batch_duration_seconds",
-      "Time to run one batch through the student, by effect and backend.",
+      "A batch's start to its result, by effect and backend (in-flight batches share the device).",
       [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     ),
     queueWaitSeconds: registry.histogram(
@@ -205,6 +207,11 @@ export function serverMetrics(gauges: { queueDepth: () => number; streams: () =>
       "inference_queue_depth",
       "Crops waiting for a batch.",
       gauges.queueDepth,
+    ),
+    inFlight: registry.gauge(
+      "inference_batches_in_flight",
+      "Batches submitted to the device or reading back.",
+      gauges.inFlight,
     ),
     streams: registry.gauge("stream_connections", "Open WebSocket streams.", gauges.streams),
     rss: registry.gauge(

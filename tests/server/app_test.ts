@@ -561,7 +561,7 @@ Deno.test("/healthz reports backend, effects, broken effects and the queue", asy
   assert.equal(health.broken.length, 1);
   assert.equal(health.broken[0].file, "bad.json");
   assert.match(health.broken[0].reason, /inputSize 256 differs from the weights' 128/);
-  assert.deepEqual(health.queue, { depth: 0, max: 64, running: false, maxBatch: 8 });
+  assert.deepEqual(health.queue, { depth: 0, max: 64, inFlight: 0, maxInFlight: 2, maxBatch: 8 });
   assert.ok(warnings.some((w) => w.includes("bad.json")));
   // The broken effect is not served.
   assert.equal((await edge.app.request("/api/effects/bad")).status, 404);
@@ -605,6 +605,7 @@ Deno.test("/metrics is Prometheus text: requests by route and status, latency an
   assert.match(text, /^inference_batch_duration_seconds_count\{backend="cpu",effect="inky"\} 1$/m);
   assert.match(text, /^inference_batch_size_bucket\{effect="inky",le="1"\} 1$/m);
   assert.match(text, /^inference_queue_depth 0$/m);
+  assert.match(text, /^inference_batches_in_flight 0$/m);
   assert.match(text, /^stream_connections 0$/m);
   assert.match(text, /^process_resident_memory_bytes \d+$/m);
   // No raw paths or ids become labels.

@@ -50,10 +50,12 @@ Deno.test("a second batch runs while the first is still out, never more than max
   for (const maxInFlight of [2, 3]) {
     const backend = new StubBackend(30, (x) => x + 1);
     const batcher = new Batcher(backend, { ...DEFAULT_BATCHER, maxBatch: 1, maxInFlight });
-    const results = await Promise.all([1, 2, 3, 4, 5].map((v) => batcher.submit(one, [crop(v)])));
+    const submitted = [1, 2, 3, 4, 5].map((v) => batcher.submit(one, [crop(v)]));
+    assert.equal(batcher.inFlight, maxInFlight);
+    const results = await Promise.all(submitted);
     assert.deepEqual(results.map(([o]) => o[0]), [2, 3, 4, 5, 6]);
     assert.equal(backend.maxConcurrent, maxInFlight);
-    assert.equal(batcher.busy, false);
+    assert.equal(batcher.inFlight, 0);
   }
   assert.throws(() => new Batcher(new StubBackend(), { ...DEFAULT_BATCHER, maxInFlight: 0 }));
 });
@@ -187,5 +189,5 @@ Deno.test("close() lets admitted crops finish and refuses new ones", async () =>
   await closed;
   assert.deepEqual(results.map(([o]) => o[0]), [1, 2, 3]);
   assert.equal(batcher.depth, 0);
-  assert.equal(batcher.busy, false);
+  assert.equal(batcher.inFlight, 0);
 });
