@@ -36,7 +36,8 @@ import {
   TUNING_DIR,
 } from "../src/runtime/tuning.ts";
 import { plan } from "../src/graph/planner.ts";
-import { buildStudent, DEFAULT_STUDENT, type StudentConfig } from "../src/graph/student.ts";
+import { buildStudent, DEFAULT_STUDENT } from "../src/graph/student.ts";
+import { type Architecture, buildNetwork } from "../src/graph/architecture.ts";
 import type { Program } from "../src/runtime/program.ts";
 import { loadCatalog } from "../src/server/effects.ts";
 import { initWeights } from "../src/graph/weights.ts";
@@ -298,7 +299,9 @@ if (args.peers) {
     log("chromium: roofline + autotuning of its adapter");
     try {
       const t0 = performance.now();
-      const tuned = await tuneInChromium(sizes, { configs: shipped.map((s) => s.config) });
+      const tuned = await tuneInChromium(sizes, {
+        architectures: shipped.map((s) => s.architecture),
+      });
       await Deno.writeTextFile(
         new URL(`${tuned.key}.json`, TUNING_DIR),
         JSON.stringify(tuned.tuning, null, 2) + "\n",
@@ -552,12 +555,15 @@ if (args.json) {
 /** The students of the effects in weights/, one per distinct architecture, with their weights. */
 async function shippedStudents() {
   const catalog = await loadCatalog(new URL("../weights/", import.meta.url).pathname, () => {});
-  const byConfig = new Map<string, { config: StudentConfig; program: Program; weights: Weights }>();
-  for (const effect of catalog.effects.values()) {
-    const key = JSON.stringify(effect.config);
-    if (byConfig.has(key)) continue;
-    const { program } = plan(buildStudent(effect.config));
-    byConfig.set(key, { config: effect.config, program, weights: effect.weights });
+  const byArchitecture = new Map<
+    string,
+    { architecture: Architecture; program: Program; weights: Weights }
+  >();
+  for (const { architecture, weights } of catalog.effects.values()) {
+    const key = JSON.stringify(architecture);
+    if (byArchitecture.has(key)) continue;
+    const { program } = plan(buildNetwork(architecture));
+    byArchitecture.set(key, { architecture, program, weights });
   }
-  return [...byConfig.values()];
+  return [...byArchitecture.values()];
 }

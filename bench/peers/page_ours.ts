@@ -5,7 +5,7 @@ import { acquireGpu } from "../../src/runtime/device.ts";
 import { autotune, submitLatency } from "../../src/runtime/autotune.ts";
 import { bestOf, measureRoofline } from "../roofline.ts";
 import { makeStudent } from "./common.ts";
-import { buildStudent, type StudentConfig } from "../../src/graph/student.ts";
+import { type Architecture, buildNetwork } from "../../src/graph/architecture.ts";
 import { plan } from "../../src/graph/planner.ts";
 import { initWeights } from "../../src/graph/weights.ts";
 import { servePeer } from "./browser_page.ts";
@@ -19,11 +19,11 @@ servePeer((_spec, student) =>
 Object.assign(globalThis, {
   /**
    * Roofline and autotuning of Chromium's adapter for the default student at `sizes` and the
-   * students of `configs` (the shipped effects', with weights of their shapes).
+   * networks of `architectures` (the shipped effects', with weights of their shapes).
    */
   async tune(
     sizes: number[],
-    options: { roofline?: boolean; sweepTop?: number; configs?: StudentConfig[] } = {},
+    options: { roofline?: boolean; sweepTop?: number; architectures?: Architecture[] } = {},
   ) {
     const gpu = await acquireGpu();
     try {
@@ -33,8 +33,8 @@ Object.assign(globalThis, {
         : await measureRoofline(gpu.device, { latencyMs });
       const programs = [
         ...sizes.map((s) => makeStudent(s)),
-        ...(options.configs ?? []).map((config) => {
-          const graph = buildStudent(config);
+        ...(options.architectures ?? []).map((architecture) => {
+          const graph = buildNetwork(architecture);
           return { program: plan(graph).program, weights: initWeights(graph, 1) };
         }),
       ];

@@ -4,7 +4,7 @@
 
 import { fileURLToPath } from "node:url";
 import { withBrowser } from "../../src/headless/chromium.ts";
-import type { StudentConfig } from "../../src/graph/student.ts";
+import type { Architecture } from "../../src/graph/architecture.ts";
 import {
   type Ep,
   failed,
@@ -154,7 +154,7 @@ function loadAverage(): number {
 /** Tunes Chromium's adapter in a fresh browser; returns what the page measured. */
 export async function tuneInChromium(
   sizes: number[],
-  options: { roofline?: boolean; sweepTop?: number; configs?: StudentConfig[] } = {},
+  options: { roofline?: boolean; sweepTop?: number; architectures?: Architecture[] } = {},
   timeoutMs = 3_600_000,
 ) {
   return await withBrowser(async (browser) => {

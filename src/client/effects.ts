@@ -6,7 +6,7 @@
 
 import { type EffectManifest, parseManifest } from "../graph/manifest.ts";
 import { verifySha256, WeightsError } from "../graph/safetensors.ts";
-import type { StudentConfig } from "../graph/student.ts";
+import { type Architecture, inputSizeOf } from "../graph/architecture.ts";
 import { decodeStudentWeights } from "../graph/weights.ts";
 import type { Weights } from "../runtime/executor.ts";
 
@@ -22,7 +22,7 @@ export interface CatalogEntry {
 export interface LoadedEffect {
   id: string;
   manifest: EffectManifest;
-  config: StudentConfig;
+  architecture: Architecture;
   /** Dequantised f32 weights for the executor. */
   weights: Weights;
   /** True when the weights came from the Cache API, not the network. */
@@ -184,11 +184,12 @@ export async function loadEffect(
     const why = e instanceof WeightsError ? e.message : String(e);
     throw new EffectLoadError("bad-weights", why);
   }
-  if (decoded.config.inputSize !== manifest.inputSize) {
+  const inputSize = inputSizeOf(decoded.architecture);
+  if (inputSize !== manifest.inputSize) {
     throw new EffectLoadError(
       "bad-weights",
-      `weights are for ${decoded.config.inputSize}² crops, the manifest says ${manifest.inputSize}²`,
+      `weights are for ${inputSize}² crops, the manifest says ${manifest.inputSize}²`,
     );
   }
-  return { id, manifest, config: decoded.config, weights: decoded.weights, fromCache };
+  return { id, manifest, architecture: decoded.architecture, weights: decoded.weights, fromCache };
 }

@@ -22,7 +22,7 @@ import { PipelineCache } from "../runtime/pipelines.ts";
 import type { HostTensor } from "../runtime/tensor.ts";
 import { loadTuning, type Tuning } from "../runtime/tuning.ts";
 import { plan } from "../graph/planner.ts";
-import { buildStudent } from "../graph/student.ts";
+import { buildNetwork } from "../graph/architecture.ts";
 import type { LoadedEffect } from "./effects.ts";
 import type { AlignedFace } from "./faces.ts";
 import type { Frame } from "./frames.ts";
@@ -164,7 +164,7 @@ export class GpuRenderer {
       gentle: options.gentle ?? false,
       upgrade: false,
     });
-    const s = effect.config.inputSize;
+    const s = effect.manifest.inputSize;
     const zeros: HostTensor = { shape: [1, s, s, 3], data: new Float32Array(s * s * 3) };
     const time = async () => {
       const t = performance.now();
@@ -200,7 +200,7 @@ export class GpuRenderer {
   #executor(batch: number, { gentle = true, upgrade = true } = {}): Promise<GpuExecutor> {
     let pending = this.#executors.get(batch);
     if (!pending) {
-      const { program } = plan(buildStudent(this.effect.config, batch));
+      const { program } = plan(buildNetwork(this.effect.architecture, batch));
       pending = GpuExecutor.create(this.gpu, program, this.effect.weights, {
         pipelines: this.pipelines,
         pool: this.pool,

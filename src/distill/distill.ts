@@ -12,9 +12,8 @@ import { parseArgs } from "node:util";
 import { basename, join } from "node:path";
 import { decodeImage, type RgbaImage } from "../media/codec.ts";
 import { psnr, rgbUnit, ssim } from "../media/metrics.ts";
-import { FACE_TEMPLATE } from "../face/template.ts";
-import { DEFAULT_SMOOTHING } from "../face/one_euro.ts";
 import { type EffectManifest, parseManifest } from "../graph/manifest.ts";
+import { effectDefaults, exportEffect } from "../server/effects.ts";
 import { plan } from "../graph/planner.ts";
 import { sha256Hex } from "../graph/safetensors.ts";
 import { buildStudent, DEFAULT_STUDENT, type StudentConfig } from "../graph/student.ts";
@@ -290,7 +289,7 @@ export async function measureQuality(
 ): Promise<{ report: QualityReport; int8Bytes: Uint8Array; int8Outputs: RgbaImage[] }> {
   const inputs = val.map((p) => p.input), targets = val.map((p) => p.target);
   const f32 = compareImages(await studentOutputs(gpu, config, weights, inputs), targets);
-  const int8Bytes = encodeStudentWeights(config, weights, "int8");
+  const int8Bytes = encodeStudentWeights({ kind: "student", config }, weights, "int8");
   const int8Weights = decodeStudentWeights(int8Bytes).weights;
   const int8Outputs = await studentOutputs(gpu, config, int8Weights, inputs);
   const int8 = compareImages(int8Outputs, targets);
@@ -385,38 +384,6 @@ function describeMachine(gpu: Gpu): string {
 }
 
 const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
-
-/** Writes `<id>.json` and `<sha256>.safetensors` into `out`, removing this effect's old weights. */
-export async function exportEffect(
-  out: string,
-  manifest: EffectManifest,
-  bytes: Uint8Array,
-): Promise<{ manifestPath: string; weightsPath: string }> {
-  const checked = parseManifest(manifest);
-  await Deno.mkdir(out, { recursive: true });
-  const manifestPath = join(out, `${checked.id}.json`);
-  let previous: string | undefined;
-  try {
-    previous = JSON.parse(await Deno.readTextFile(manifestPath))?.weights?.sha256;
-  } catch {
-    // no previous export
-  }
-  const weightsPath = join(out, `${checked.weights.sha256}.safetensors`);
-  await Deno.writeFile(`${weightsPath}.tmp`, bytes);
-  await Deno.rename(`${weightsPath}.tmp`, weightsPath);
-  await Deno.writeTextFile(`${manifestPath}.tmp`, JSON.stringify(checked, null, 2) + "\n");
-  await Deno.rename(`${manifestPath}.tmp`, manifestPath);
-  if (previous && previous !== checked.weights.sha256 && /^[0-9a-f]{64}$/.test(previous)) {
-    // Only if no other manifest still points at it.
-    let used = false;
-    for await (const e of Deno.readDir(out)) {
-      if (!e.isFile || !e.name.endsWith(".json") || e.name === `${checked.id}.json`) continue;
-      if ((await Deno.readTextFile(join(out, e.name))).includes(previous)) used = true;
-    }
-    if (!used) await Deno.remove(join(out, `${previous}.safetensors`)).catch(() => {});
-  }
-  return { manifestPath, weightsPath };
-}
 
 /** Measures seconds per training step with a throwaway trainer (to size --minutes-only runs). */
 async function calibrate(gpu: Gpu, data: Dataset, config: TrainConfig): Promise<number> {
@@ -579,13 +546,7 @@ export async function distill(o: DistillOptions): Promise<DistillResult> {
         mean: NORMALIZATION.mean.slice(0, 3) as [number, number, number],
         std: NORMALIZATION.std.slice(0, 3) as [number, number, number],
       },
-      template: {
-        landmarks: FACE_TEMPLATE.landmarks.map((p) => ({ index: p.index, x: p.x, y: p.y })),
-        cropScale: FACE_TEMPLATE.cropScale,
-      },
-      output: { mode: "residual_mask" },
-      blend: { feather: 0.06 },
-      smoothing: { ...DEFAULT_SMOOTHING },
+      ...effectDefaults(),
       weights: {
         url: `/weights/${sha256}.safetensors`,
         sha256,

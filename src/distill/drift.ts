@@ -18,7 +18,7 @@ import { applyEffect } from "../cli/apply.ts";
 import { decodeImage, encodePng } from "../media/codec.ts";
 import { parseManifest } from "../graph/manifest.ts";
 import { sha256Hex } from "../graph/safetensors.ts";
-import { buildStudent, type StudentConfig } from "../graph/student.ts";
+import { buildStudent, DEFAULT_STUDENT, type StudentConfig } from "../graph/student.ts";
 import { decodeStudentWeights, encodeStudentWeights } from "../graph/weights.ts";
 import type { Weights } from "../runtime/executor.ts";
 import { rng } from "../graph/random.ts";
@@ -217,7 +217,7 @@ export function tintWeights(config: StudentConfig, tint: readonly number[]): Uin
     }
     weights.set(name, { shape, data });
   }
-  return encodeStudentWeights(config, weights, "int8");
+  return encodeStudentWeights({ kind: "student", config }, weights, "int8");
 }
 
 /** R up 51 levels, G down 25, B down 38: a strong warm cast, about as far as the zombie's colour. */
@@ -229,9 +229,13 @@ export async function measureReferenceDrift(o: DriftOptions): Promise<DriftRepor
   const manifest = parseManifest(
     JSON.parse(await Deno.readTextFile(join(weightsDir, `${o.effect}.json`))),
   );
-  const { config } = decodeStudentWeights(
+  const { architecture } = decodeStudentWeights(
     await Deno.readFile(join(weightsDir, `${manifest.weights.sha256}.safetensors`)),
   );
+  // The tint is the head's bias alone: an imported network's effect takes our default student.
+  const config = architecture.kind === "student"
+    ? architecture.config
+    : { ...DEFAULT_STUDENT, inputSize: manifest.inputSize };
   const bytes = tintWeights(config, REFERENCE_TINT);
   const sha256 = await sha256Hex(bytes);
   const dir = join(o.workDir, "reference-weights");

@@ -1,8 +1,10 @@
-// The student's weight file: safetensors in PyTorch layout with the architecture config in
-// `__metadata__`, stored as f32, f16 or int8 per-output-channel, checked against the graph on load.
+// The student's weight file: safetensors in PyTorch layout with the architecture in `__metadata__`
+// (a student config, or the graph of a network imported from ONNX), stored as f32, f16 or int8
+// per-output-channel, checked against the graph on load.
 
 import type { Weights } from "../runtime/executor.ts";
-import { buildStudent, type StudentConfig } from "./student.ts";
+import { type Architecture, buildNetwork, parseGraphSpec } from "./architecture.ts";
+import { buildStudent } from "./student.ts";
 import { dequantizeWeights, quantizeWeights } from "./quantize.ts";
 import {
   parseSafetensors,
@@ -18,7 +20,7 @@ export type WeightDtype = "f32" | "f16" | "int8";
 const FORMAT = "facefx-student/1";
 
 export function encodeStudentWeights(
-  config: StudentConfig,
+  architecture: Architecture,
   weights: Weights,
   dtype: WeightDtype,
 ): Uint8Array {
@@ -30,13 +32,16 @@ export function encodeStudentWeights(
     : Object.fromEntries(
       Object.entries(plain).map(([n, t]) => [n, { dtype: dtype === "f16" ? "F16" : "F32", ...t }]),
     );
-  return writeSafetensors(tensors, { format: FORMAT, dtype, config: JSON.stringify(config) });
+  const network: Record<string, string> = architecture.kind === "student"
+    ? { config: JSON.stringify(architecture.config) }
+    : { graph: JSON.stringify(architecture.graph) };
+  return writeSafetensors(tensors, { format: FORMAT, dtype, ...network });
 }
 
 /** Parses, dequantises and checks a weight file; every problem is a WeightsError. */
 export function decodeStudentWeights(
   bytes: Uint8Array,
-): { config: StudentConfig; dtype: WeightDtype; weights: Weights } {
+): { architecture: Architecture; dtype: WeightDtype; weights: Weights } {
   const { metadata, tensors } = parseSafetensors(bytes);
   if (metadata.format !== FORMAT) {
     throw new WeightsError(
@@ -51,17 +56,8 @@ export function decodeStudentWeights(
       `__metadata__.dtype "${metadata.dtype}" is not f32, f16 or int8`,
     );
   }
-  let config: StudentConfig;
-  let graph: Graph;
-  try {
-    config = JSON.parse(metadata.config ?? "");
-    graph = buildStudent(config);
-  } catch (e) {
-    throw new WeightsError(
-      "metadata",
-      `__metadata__.config is not a valid student config: ${(e as Error).message}`,
-    );
-  }
+  const architecture = readArchitecture(metadata);
+  const graph = buildNetwork(architecture);
   const specs = graph.paramSpecs();
   // Each tensor's stored dtype must be what the declared dtype stores it as.
   const stored = (rank: number) =>
@@ -74,7 +70,44 @@ export function decodeStudentWeights(
   validateTensors(tensors, expected);
   const weights: Weights = new Map();
   for (const [name, t] of dequantizeWeights(tensors)) weights.set(name, t);
-  return { config, dtype, weights };
+  return { architecture, dtype, weights };
+}
+
+/** The network of `__metadata__`: a student config, or a graph that maps a crop to a crop. */
+function readArchitecture(metadata: Record<string, string>): Architecture {
+  if ((metadata.config === undefined) === (metadata.graph === undefined)) {
+    throw new WeightsError("metadata", "__metadata__ needs either a config or a graph, not both");
+  }
+  if (metadata.config !== undefined) {
+    try {
+      const config = JSON.parse(metadata.config);
+      buildStudent(config);
+      return { kind: "student", config };
+    } catch (e) {
+      throw new WeightsError(
+        "metadata",
+        `__metadata__.config is not a valid student config: ${(e as Error).message}`,
+      );
+    }
+  }
+  let graph;
+  try {
+    graph = parseGraphSpec(JSON.parse(metadata.graph));
+  } catch (e) {
+    throw new WeightsError("metadata", `__metadata__.graph: ${(e as Error).message}`);
+  }
+  // The client and the server paste the output back where the crop came from.
+  const { input, nodes, output } = graph;
+  const [h, w, c] = input.shape;
+  const out = buildNetwork({ kind: "graph", graph }).shape(output).slice(1);
+  if (h !== w || c !== 3 || out.join() !== input.shape.join()) {
+    throw new WeightsError(
+      "metadata",
+      `__metadata__.graph must map a square RGB crop to one of the same size, not ` +
+        `[${input.shape}] to [${out}] (H, W, C; output node ${output} of ${nodes.length})`,
+    );
+  }
+  return { kind: "graph", graph };
 }
 
 /**

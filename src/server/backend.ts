@@ -20,7 +20,7 @@ import { PipelineCache } from "../runtime/pipelines.ts";
 import type { HostTensor } from "../runtime/tensor.ts";
 import { loadTuning, type Tuning } from "../runtime/tuning.ts";
 import { plan } from "../graph/planner.ts";
-import { buildStudent } from "../graph/student.ts";
+import { buildNetwork } from "../graph/architecture.ts";
 import type { Effect } from "./effects.ts";
 
 export type BackendName = "webgpu" | "cpu";
@@ -88,7 +88,7 @@ export class GpuBackend implements Backend {
       // Refresh its place in the LRU order (Map iterates in insertion order).
       this.#executors.delete(key);
     } else {
-      const { program } = plan(buildStudent(effect.config, batch));
+      const { program } = plan(buildNetwork(effect.architecture, batch));
       executor = GpuExecutor.create(this.#gpu, program, effect.weights, {
         pipelines: this.#pipelines,
         pool: this.#pool,
@@ -125,7 +125,7 @@ export class GpuBackend implements Backend {
   }
 
   async warm(effect: Effect, batch: number): Promise<void> {
-    const s = effect.config.inputSize;
+    const s = effect.manifest.inputSize;
     const zeros: HostTensor = {
       shape: [batch, s, s, 3],
       data: new Float32Array(batch * s * s * 3),
@@ -153,7 +153,7 @@ export type CpuWorkerRequest =
   | {
     type: "load";
     key: string;
-    config: Effect["config"];
+    architecture: Effect["architecture"];
     weights: [string, number[], Float32Array][];
   }
   | { type: "run"; id: number; key: string; shape: number[]; data: Float32Array };
@@ -198,7 +198,7 @@ export class CpuBackend implements Backend {
       const weights = [...effect.weights].map(([name, p]) =>
         [name, [...p.shape], p.data] as [string, number[], Float32Array]
       );
-      this.#worker.postMessage({ type: "load", key, config: effect.config, weights });
+      this.#worker.postMessage({ type: "load", key, architecture: effect.architecture, weights });
       this.#loaded.add(key);
     }
     const id = this.#next++;
@@ -216,7 +216,7 @@ export class CpuBackend implements Backend {
   }
 
   async warm(effect: Effect, batch: number): Promise<void> {
-    const s = effect.config.inputSize;
+    const s = effect.manifest.inputSize;
     await this.run(effect, { shape: [batch, s, s, 3], data: new Float32Array(batch * s * s * 3) });
   }
 

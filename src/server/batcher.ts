@@ -210,7 +210,7 @@ export class Batcher {
 
   async #run(batch: Job[]): Promise<void> {
     const { effect } = batch[0];
-    const s = effect.config.inputSize;
+    const s = effect.manifest.inputSize;
     const crop = s * s * 3;
     const started = performance.now();
     for (const job of batch) this.metrics?.queueWaitSeconds.observe((started - job.arrived) / 1000);

@@ -5,10 +5,10 @@
 
 import { CpuExecutor, type Weights } from "../runtime/executor.ts";
 import { plan } from "../graph/planner.ts";
-import { buildStudent, type StudentConfig } from "../graph/student.ts";
+import { type Architecture, buildNetwork } from "../graph/architecture.ts";
 import type { CpuWorkerReply, CpuWorkerRequest } from "./backend.ts";
 
-const effects = new Map<string, { config: StudentConfig; weights: Weights }>();
+const effects = new Map<string, { architecture: Architecture; weights: Weights }>();
 const executors = new Map<string, CpuExecutor>();
 
 self.onmessage = (e: MessageEvent<CpuWorkerRequest>) => {
@@ -17,7 +17,7 @@ self.onmessage = (e: MessageEvent<CpuWorkerRequest>) => {
     const weights: Weights = new Map(
       msg.weights.map(([name, shape, data]) => [name, { shape, data }]),
     );
-    effects.set(msg.key, { config: msg.config, weights });
+    effects.set(msg.key, { architecture: msg.architecture, weights });
     return;
   }
   let reply: CpuWorkerReply;
@@ -28,7 +28,7 @@ self.onmessage = (e: MessageEvent<CpuWorkerRequest>) => {
     const key = `${msg.key}x${n}`;
     let executor = executors.get(key);
     if (!executor) {
-      const { program } = plan(buildStudent(effect.config, n));
+      const { program } = plan(buildNetwork(effect.architecture, n));
       executor = new CpuExecutor(program, effect.weights);
       executors.set(key, executor);
     }

@@ -1,9 +1,13 @@
 // The effect catalog: loads `<id>.json` manifests and their content-addressed `<sha256>.safetensors`
 // from a weights directory, verifies hash, size, dtype and input size, and skips (and reports) broken ones.
+// `exportEffect` writes one there (distillation, ONNX import).
 
+import { join } from "node:path";
+import { DEFAULT_SMOOTHING } from "../face/one_euro.ts";
+import { FACE_TEMPLATE } from "../face/template.ts";
 import { type EffectManifest, ManifestError, parseManifest } from "../graph/manifest.ts";
 import { sha256Hex, WeightsError } from "../graph/safetensors.ts";
-import type { StudentConfig } from "../graph/student.ts";
+import { type Architecture, inputSizeOf } from "../graph/architecture.ts";
 import { decodeStudentWeights } from "../graph/weights.ts";
 import type { Weights } from "../runtime/executor.ts";
 
@@ -14,7 +18,7 @@ export interface Effect {
   manifestJson: string;
   /** Strong ETag of manifestJson (quoted). */
   etag: string;
-  config: StudentConfig;
+  architecture: Architecture;
   /** Dequantised f32 weights, ready for either executor. */
   weights: Weights;
   /** The verified weight file, served from memory at /weights/<sha256>.safetensors. */
@@ -104,9 +108,10 @@ async function loadEffect(dir: string, file: string): Promise<Effect> {
   if (decoded.dtype !== dtype) {
     throw new Error(`weight file stores ${decoded.dtype}, the manifest says ${dtype}`);
   }
-  if (decoded.config.inputSize !== manifest.inputSize) {
+  const inputSize = inputSizeOf(decoded.architecture);
+  if (inputSize !== manifest.inputSize) {
     throw new Error(
-      `manifest inputSize ${manifest.inputSize} differs from the weights' ${decoded.config.inputSize}`,
+      `manifest inputSize ${manifest.inputSize} differs from the weights' ${inputSize}`,
     );
   }
   const manifestJson = JSON.stringify(manifest);
@@ -116,7 +121,7 @@ async function loadEffect(dir: string, file: string): Promise<Effect> {
     manifest,
     manifestJson,
     etag,
-    config: decoded.config,
+    architecture: decoded.architecture,
     weights: decoded.weights,
     weightBytes,
   };
@@ -134,4 +139,55 @@ function describe(e: unknown): string {
   if (e instanceof WeightsError) return `weights ${e.code}: ${e.message}`;
   if (e instanceof Deno.errors.NotFound) return `missing file: ${(e as Error).message}`;
   return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * How a new effect meets the face, unless its author says otherwise: our canonical template (the
+ * crops it was trained on), a residual + mask output, a soft seam and the default smoothing.
+ */
+export function effectDefaults(): Pick<
+  EffectManifest,
+  "template" | "output" | "blend" | "smoothing"
+> {
+  return {
+    template: {
+      landmarks: FACE_TEMPLATE.landmarks.map((p) => ({ index: p.index, x: p.x, y: p.y })),
+      cropScale: FACE_TEMPLATE.cropScale,
+    },
+    output: { mode: "residual_mask" },
+    blend: { feather: 0.06 },
+    smoothing: { ...DEFAULT_SMOOTHING },
+  };
+}
+
+/** Writes `<id>.json` and `<sha256>.safetensors` into `out`, removing this effect's old weights. */
+export async function exportEffect(
+  out: string,
+  manifest: EffectManifest,
+  bytes: Uint8Array,
+): Promise<{ manifestPath: string; weightsPath: string }> {
+  const checked = parseManifest(manifest);
+  await Deno.mkdir(out, { recursive: true });
+  const manifestPath = join(out, `${checked.id}.json`);
+  let previous: string | undefined;
+  try {
+    previous = JSON.parse(await Deno.readTextFile(manifestPath))?.weights?.sha256;
+  } catch {
+    // no previous export
+  }
+  const weightsPath = join(out, `${checked.weights.sha256}.safetensors`);
+  await Deno.writeFile(`${weightsPath}.tmp`, bytes);
+  await Deno.rename(`${weightsPath}.tmp`, weightsPath);
+  await Deno.writeTextFile(`${manifestPath}.tmp`, JSON.stringify(checked, null, 2) + "\n");
+  await Deno.rename(`${manifestPath}.tmp`, manifestPath);
+  if (previous && previous !== checked.weights.sha256 && /^[0-9a-f]{64}$/.test(previous)) {
+    // Only if no other manifest still points at it.
+    let used = false;
+    for await (const e of Deno.readDir(out)) {
+      if (!e.isFile || !e.name.endsWith(".json") || e.name === `${checked.id}.json`) continue;
+      if ((await Deno.readTextFile(join(out, e.name))).includes(previous)) used = true;
+    }
+    if (!used) await Deno.remove(join(out, `${previous}.safetensors`)).catch(() => {});
+  }
+  return { manifestPath, weightsPath };
 }

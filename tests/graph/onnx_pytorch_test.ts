@@ -32,17 +32,19 @@ function nhwc(name: string, batch = 1): HostTensor {
 
 const EXPORTS = [
   // The exporter's defaults: eval mode folds BatchNorm into the convs; HardSwish is one op.
-  { file: "student_opset17.onnx", batchNorms: 0 },
-  // BatchNormalization nodes kept (folded by us), hardswish as x · HardSigmoid(x), and a
-  // symbolic batch axis.
-  { file: "student_opset11_bn.onnx", batchNorms: 13 },
+  { file: "student_opset17.onnx", batchNorms: 0, dynamic: false },
+  // BatchNormalization nodes kept (folded by us), hardswish as x · HardSigmoid(x), and symbolic
+  // batch, height and width.
+  { file: "student_opset11_bn.onnx", batchNorms: 13, dynamic: true },
 ];
+const SIZE = reference.get("input")!.shape[2];
 
-for (const { file, batchNorms } of EXPORTS) {
+for (const { file, batchNorms, dynamic } of EXPORTS) {
+  const sized = dynamic ? { inputSize: [SIZE, SIZE] as [number, number] } : {};
   const bytes = await Deno.readFile(new URL(file, fixtures));
 
   Deno.test(`PyTorch's export ${file} imports and matches PyTorch's own output`, () => {
-    const { graph, weights, inputNames, outputNames, opset } = importOnnx(bytes);
+    const { graph, weights, inputNames, outputNames, opset } = importOnnx(bytes, sized);
     assert.deepEqual([inputNames, outputNames], [["input"], ["output"]]);
     assert.equal(opset, batchNorms ? 11 : 17);
     const count = (op: string) => graph.nodes.filter((n) => n.op === op).length;
@@ -73,8 +75,8 @@ for (const { file, batchNorms } of EXPORTS) {
 
   gpuTest(`PyTorch's export ${file} runs fused on WebGPU and matches PyTorch`, async () => {
     // The symbolic batch axis takes the batch we ask for; the fixed one is 1.
-    const batch = batchNorms ? 2 : 1;
-    const { graph, weights } = importOnnx(bytes, { batch });
+    const batch = dynamic ? 2 : 1;
+    const { graph, weights } = importOnnx(bytes, { ...sized, batch });
     const { program } = plan(graph);
     // The inference plan fuses what our own students fuse.
     assert.ok(program.steps.some((s) => s.op === "depthwise_project"));

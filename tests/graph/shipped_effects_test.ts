@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadCatalog } from "../../src/server/effects.ts";
 import { plan } from "../../src/graph/planner.ts";
-import { buildStudent } from "../../src/graph/student.ts";
+import { buildNetwork } from "../../src/graph/architecture.ts";
 import { decodeImage } from "../../src/media/codec.ts";
 import { GpuExecutor, resolveStep } from "../../src/runtime/executor.ts";
 import { hostTensor } from "../../src/runtime/tensor.ts";
@@ -54,7 +54,7 @@ Deno.test(needs([await requireWebGpu(), requireShared("data/faces/face1.jpg")], 
       );
       const executor = await GpuExecutor.create(
         gpu,
-        plan(buildStudent(effect.config)).program,
+        plan(buildNetwork(effect.architecture)).program,
         effect.weights,
       );
       const [output] = await executor.run([input]);
@@ -84,7 +84,7 @@ gpuTest(
     assert.ok(catalog.effects.size > 0, "no shipped effects");
     for (const effect of catalog.effects.values()) {
       await t.step(effect.id, async () => {
-        const { program } = plan(buildStudent(effect.config));
+        const { program } = plan(buildNetwork(effect.architecture));
         // Every step that has an f16 kernel runs it: the worst case a tuning table can pick.
         const choices: Tuning["choices"] = {};
         let f16Steps = 0;
@@ -99,7 +99,7 @@ gpuTest(
         // The fused depthwise_project steps have no f16 kernel (yet): a third of the steps.
         assert.ok(f16Steps >= program.steps.length / 3, `only ${f16Steps} steps have f16 kernels`);
         // A smooth image in the model's [-1, 1] range: gradients and a bright disc.
-        const s = effect.config.inputSize;
+        const s = effect.manifest.inputSize;
         const x = hostTensor([1, s, s, 3]);
         for (let i = 0; i < s * s; i++) {
           const u = (i % s) / s, v = Math.floor(i / s) / s;

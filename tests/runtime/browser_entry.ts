@@ -5,7 +5,7 @@ import { acquireGpu } from "../../src/runtime/device.ts";
 import { GpuExecutor, singleStepProgram } from "../../src/runtime/executor.ts";
 import { hostTensor, type Shape } from "../../src/runtime/tensor.ts";
 import { plan } from "../../src/graph/planner.ts";
-import { buildStudent } from "../../src/graph/student.ts";
+import { buildNetwork, inputSizeOf } from "../../src/graph/architecture.ts";
 import { decodeStudentWeights } from "../../src/graph/weights.ts";
 
 const gpu = await acquireGpu();
@@ -33,10 +33,10 @@ Object.assign(globalThis, {
   },
 
   async student(file: Uint8Array, batch: number, input: Float32Array): Promise<Float32Array> {
-    const { config, weights } = decodeStudentWeights(file);
-    const { program } = plan(buildStudent(config, batch));
+    const { architecture, weights } = decodeStudentWeights(file);
+    const { program } = plan(buildNetwork(architecture, batch));
     const executor = await GpuExecutor.create(gpu, program, weights);
-    const size = config.inputSize;
+    const size = inputSizeOf(architecture);
     const [out] = await executor.run([hostTensor([batch, size, size, 3], input)]);
     executor.dispose();
     return out.data;

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { loadCatalog } from "../../src/server/effects.ts";
-import { buildTestEffect, tempDir } from "./fixture.ts";
+import { buildTestEffect, tempDir, TEST_STUDENT } from "./fixture.ts";
 
 Deno.test("a good effect loads: manifest, ETag, dequantised weights, bytes by hash", async () => {
   const fx = await buildTestEffect({ id: "good" });
@@ -11,7 +11,7 @@ Deno.test("a good effect loads: manifest, ETag, dequantised weights, bytes by ha
   assert.deepEqual(catalog.broken, []);
   const effect = catalog.effects.get("good")!;
   assert.deepEqual(effect.manifest, fx.manifest);
-  assert.equal(effect.config.inputSize, 128);
+  assert.deepEqual(effect.architecture, { kind: "student", config: TEST_STUDENT });
   assert.match(effect.etag, /^"[0-9a-f]{32}"$/);
   assert.deepEqual(catalog.weights.get(fx.sha256), fx.bytes);
   // int8 → f32 within half a quantisation step of the original.

@@ -87,7 +87,7 @@ export async function buildTestEffect(options: TestEffectOptions = {}): Promise<
   const config = options.config ?? TEST_STUDENT;
   const dtype = options.dtype ?? "int8";
   const weights = initWeights(buildStudent(config), options.seed ?? 1);
-  const bytes = encodeStudentWeights(config, weights, dtype);
+  const bytes = encodeStudentWeights({ kind: "student", config }, weights, dtype);
   const sha256 = await sha256Hex(bytes);
   const manifest = {
     ...testManifest(id, config.inputSize, { sha256, bytes: bytes.length, dtype }),
