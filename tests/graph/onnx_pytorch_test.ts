@@ -1,10 +1,12 @@
 // ONNX import of models that PyTorch itself exported (torch.onnx.export, PyTorch 1.13): a small
 // UNet-MobileNet student with BatchNorm, ReLU6, Hardswish, ReLU, LeakyReLU, bilinear and nearest
-// F.interpolate, skip concats, residual adds and the residual + mask head. The fixtures and
-// PyTorch's own output for one input come from tests/fixtures/pytorch/export_student.py; the
-// hand-built PyTorch-style graphs of onnx_test.ts cover the variations PyTorch may write.
+// F.interpolate, skip concats, residual adds and the residual + mask head; our own export of the
+// imported graph imports again to the same outputs. The fixtures and PyTorch's own output for one
+// input come from tests/fixtures/pytorch/export_student.py; the hand-built PyTorch-style graphs of
+// onnx_test.ts cover the variations PyTorch may write.
 
 import assert from "node:assert/strict";
+import { exportOnnx } from "../../src/graph/onnx/export.ts";
 import { importOnnx } from "../../src/graph/onnx/import.ts";
 import { parseSafetensors } from "../../src/graph/safetensors.ts";
 import { plan } from "../../src/graph/planner.ts";
@@ -71,6 +73,11 @@ for (const { file, batchNorms, dynamic } of EXPORTS) {
     console.log(`max |ours - PyTorch| = ${diff.toExponential(2)}`);
     assert.ok(diff < 1e-5, `max |ours - PyTorch| = ${diff}`);
     assert.ok(maxAbsDiff(expected, x) > 0.1, "the head should edit the image");
+
+    // Exported again by us (as the peers get it), it imports to the same outputs, bit for bit.
+    const again = importOnnx(exportOnnx(graph, weights));
+    const [same] = new CpuExecutor(plan(again.graph).program, again.weights).run([x]);
+    assert.deepEqual(same.data, ours.data);
   });
 
   gpuTest(`PyTorch's export ${file} runs fused on WebGPU and matches PyTorch`, async () => {
