@@ -1,4 +1,5 @@
-// `deno task bench [--json FILE] [--svg FILE] [--sizes 128,256] [--repeats N] [--no-tune] [--peers]`
+// `deno task bench [--json FILE] [--svg FILE] [--sizes 128,256] [--repeats N] [--no-tune] [--peers]
+//  [--model FILE.onnx]`
 //
 // 1. Roofline of Deno's adapter (peak multiply-add, bandwidth by working-set size).
 // 2. Autotuning: every registry variant on every distinct op shape of the default student and of
@@ -9,8 +10,11 @@
 //    subtracted) and the end-to-end frame (upload, run, readback), medians of repeats.
 // 4. --peers: ONNX Runtime Web (WebGPU, single-thread WASM), TF.js WebGPU and ours, in Deno and in
 //    headless Chromium, plus onnxruntime-node CPU; cold start and warm frame; table, JSON, SVG.
+// With --model, steps 2-4 run the user's ONNX model (imported for us, the file itself for ORT)
+// instead of the default student.
 
 import { parseArgs } from "node:util";
+import { basename } from "node:path";
 import { acquireGpu } from "../src/runtime/device.ts";
 import {
   GpuExecutor,
@@ -43,7 +47,7 @@ import { loadCatalog } from "../src/server/effects.ts";
 import { initWeights } from "../src/graph/weights.ts";
 import { PipelineCache } from "../src/runtime/pipelines.ts";
 import { bestOf, efficiency, measureRoofline, type Roofline } from "./roofline.ts";
-import type { Host, PeerResult } from "./peers/common.ts";
+import { type Host, makeStudent, type PeerResult } from "./peers/common.ts";
 import { runPeers, tuneInChromium } from "./peers/run.ts";
 import { peersChart } from "./chart.ts";
 
@@ -60,6 +64,7 @@ const { values: args } = parseArgs({
     "peer-repeats": { type: "string", default: "10" },
     "peer-budget-ms": { type: "string", default: "20000" },
     "save-defaults": { type: "boolean", default: false },
+    model: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -74,7 +79,9 @@ if (args.help) {
   --hosts deno,chromium   where the peers run
   --peer-repeats N    warm frames per peer (default 10; at least 3 even past the budget)
   --peer-budget-ms N  stop adding warm frames after this long (default 20000)
-  --save-defaults     also write this (software) adapter's table as the shipped software defaults`);
+  --save-defaults     also write this (software) adapter's table as the shipped software defaults
+  --model FILE.onnx   your own network (an RGB image in, the edited image out; symbolic height and
+                      width for several --sizes) instead of the default student`);
   Deno.exit(0);
 }
 const sizes = args.sizes.split(",").map(Number);
@@ -115,7 +122,12 @@ log(
 
 // ---- autotuning ---------------------------------------------------------------------------------
 
+const modelBytes = args.model ? await Deno.readFile(args.model) : undefined;
 const students = sizes.map((inputSize) => {
+  if (modelBytes) {
+    const { graph, weights } = makeStudent(inputSize, modelBytes);
+    return { inputSize, ...plan(graph), weights };
+  }
   const graph = buildStudent({ ...DEFAULT_STUDENT, inputSize });
   return { inputSize, ...plan(graph), weights: initWeights(graph, 1) };
 });
@@ -330,6 +342,7 @@ if (args.peers) {
     hosts,
     repeats: Number(args["peer-repeats"]),
     budgetMs: Number(args["peer-budget-ms"]),
+    model: args.model,
     log,
   });
 }
@@ -449,7 +462,7 @@ if (svgPath && peerResults.length) {
     svgPath,
     peersChart(
       rows,
-      `student, our runtime vs peers: Deno on ${
+      `${args.model ? basename(args.model) : "student"}, our runtime vs peers: Deno on ${
         info.description || gpu.key
       }; Chromium on ${chromiumAdapterName()}`,
     ),
@@ -469,6 +482,7 @@ if (args.json) {
       key: gpu.key,
       features: info.features,
     },
+    network: args.model ?? "default student",
     repeats,
     submitLatencyMs: latencyMs,
     roofline: round(roofline),

@@ -9,8 +9,11 @@ export function servePeer(
   open: (spec: PeerSpec, student: ReturnType<typeof makeStudent>) => Promise<Session>,
 ) {
   Object.assign(globalThis, {
-    runPeer: (spec: PeerSpec) => {
-      const student = makeStudent(spec.inputSize);
+    runPeer: async (spec: PeerSpec) => {
+      const model = spec.model
+        ? new Uint8Array(await (await fetch(spec.model)).arrayBuffer())
+        : undefined;
+      const student = makeStudent(spec.inputSize, model);
       const interleave = spec.runtime !== "facefx" && spec.interleave !== false;
       const ours = () =>
         openOurs(student, new URL("/tuning/", location.origin), { baseline: true });

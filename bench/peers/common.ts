@@ -9,10 +9,11 @@
 
 import { hostTensor } from "../../src/runtime/tensor.ts";
 import { randomArray, rng } from "../../src/graph/random.ts";
-import { buildStudent, DEFAULT_STUDENT, type StudentConfig } from "../../src/graph/student.ts";
+import { buildStudent, DEFAULT_STUDENT } from "../../src/graph/student.ts";
 import { initWeights } from "../../src/graph/weights.ts";
 import { plan } from "../../src/graph/planner.ts";
 import { exportOnnx } from "../../src/graph/onnx/export.ts";
+import { importOnnx } from "../../src/graph/onnx/import.ts";
 import type { Graph } from "../../src/graph/ir.ts";
 import type { Program } from "../../src/runtime/program.ts";
 import { CpuExecutor, type Weights } from "../../src/runtime/executor.ts";
@@ -35,6 +36,8 @@ export interface PeerSpec {
   check?: boolean;
   /** Alternate the peer's warm frames with ours in the same process (default true for peers). */
   interleave?: boolean;
+  /** The user's ONNX model instead of our student: a file path in Deno, a URL path in a page. */
+  model?: string;
 }
 
 export interface PeerResult {
@@ -81,9 +84,9 @@ export interface Session {
   release?(): Promise<void> | void;
 }
 
-/** The student every runtime runs: our default architecture, seeded weights, exported once. */
+/** The network every runtime runs, in our graph (ours, TF.js) and as ONNX (ORT). */
 export interface Student {
-  config: StudentConfig;
+  inputSize: number;
   graph: Graph;
   program: Program;
   weights: Weights;
@@ -91,7 +94,24 @@ export interface Student {
   input: Float32Array;
 }
 
-export function makeStudent(inputSize: number): Student {
+/**
+ * Our default student with seeded weights, exported to ONNX for the peers; or the user's `model`
+ * (ONNX bytes: an image in, the edited image out), imported for us and given to the peers as it is.
+ */
+export function makeStudent(inputSize: number, model?: Uint8Array): Student {
+  const input = randomArray(rng(inputSize), inputSize * inputSize * 3);
+  if (model) {
+    const { graph, weights } = importOnnx(model, { inputSize: [inputSize, inputSize] });
+    const [x, y] = [graph.shape(graph.inputs[0]), graph.shape(graph.outputs[0])];
+    const image = [1, inputSize, inputSize, 3].join();
+    if (x.join() !== image || y.join() !== image) {
+      throw new Error(
+        `the model maps [${x}] to [${y}] (NHWC); the peers compare ${inputSize}² RGB images ` +
+          `in and out`,
+      );
+    }
+    return { inputSize, graph, program: plan(graph).program, weights, onnx: model, input };
+  }
   const config = { ...DEFAULT_STUDENT, inputSize };
   const graph = buildStudent(config);
   const weights = initWeights(graph, 1);
@@ -100,8 +120,7 @@ export function makeStudent(inputSize: number): Student {
   head.data.forEach((v, i) => head.data[i] = v * 20);
   const { program } = plan(graph);
   const onnx = exportOnnx(graph, weights, { docString: JSON.stringify(config) });
-  const input = randomArray(rng(inputSize), inputSize * inputSize * 3);
-  return { config, graph, program, weights, onnx, input };
+  return { inputSize, graph, program, weights, onnx, input };
 }
 
 export const nhwcToNchw = (x: Float32Array, h: number, w: number, c: number) => {

@@ -7,7 +7,10 @@ import { makeStudent, measure, type PeerSpec, type Session } from "./common.ts";
 import { openOrt, openOurs, openTfjs } from "./runtimes.ts";
 
 const spec = JSON.parse(Deno.args[0] ?? "{}") as PeerSpec;
-const student = makeStudent(spec.inputSize);
+const student = makeStudent(
+  spec.inputSize,
+  spec.model ? await Deno.readFile(spec.model) : undefined,
+);
 
 // Runtime modules load before the cold-start clock starts (as a page's scripts would).
 let open: () => Promise<Session>;

@@ -2,6 +2,7 @@
 // Chromium, one fresh browser per measurement (a new profile, so no shader or code cache carries
 // over). Our runtime is measured the same way as the peers, interleaved with them.
 
+import { basename, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { withBrowser } from "../../src/headless/chromium.ts";
 import type { Architecture } from "../../src/graph/architecture.ts";
@@ -73,12 +74,18 @@ export async function runInDeno(spec: PeerSpec, timeoutMs = 600_000): Promise<Pe
 export async function runInChromium(spec: PeerSpec, timeoutMs = 600_000): Promise<PeerResult> {
   const page = PAGES[`${spec.runtime}/${spec.ep}`];
   if (!page) return failed(spec, "chromium", `no Chromium page for ${spec.runtime}/${spec.ep}`);
+  // The user's model is served to the page from its own folder.
+  const model = spec.model && resolve(spec.model);
+  const mounts = model ? { ...BROWSER_MOUNTS, "/model/": `${dirname(model)}/` } : BROWSER_MOUNTS;
+  const pageSpec = model
+    ? { ...spec, model: `/model/${encodeURIComponent(basename(model))}` }
+    : spec;
   try {
     return await withBrowser(async (browser) => {
       const p = await browser.open(new URL(page, here));
-      const result = await p.call<PeerResult>("runPeer", spec);
+      const result = await p.call<PeerResult>("runPeer", pageSpec);
       return JSON.parse(JSON.stringify(result), (_k, v) => v ?? NaN);
-    }, { mounts: BROWSER_MOUNTS, timeoutMs });
+    }, { mounts, timeoutMs });
   } catch (e) {
     return failed(spec, "chromium", String((e as Error).message ?? e).split("\n")[0]);
   }
@@ -91,6 +98,8 @@ export interface RunPeersOptions {
   budgetMs: number;
   /** Which runtimes to include (default all). */
   runtimes?: Runtime[];
+  /** The user's ONNX model (a path) instead of our student. */
+  model?: string;
   log?: (line: string) => void;
 }
 
@@ -109,6 +118,7 @@ export async function runPeers(options: RunPeersOptions): Promise<PeerResult[]> 
       repeats: options.repeats,
       budgetMs: options.budgetMs,
       check: true,
+      ...(options.model ? { model: resolve(options.model) } : {}),
     };
     options.log?.(`peers: ${plan.host} ${plan.runtime}/${plan.ep} ${inputSize}²`);
     const load = loadAverage();

@@ -28,7 +28,7 @@ export async function openOurs(
     tuning,
     baseline,
   });
-  const s = student.config.inputSize;
+  const s = student.inputSize;
   const input = hostTensor([1, s, s, 3], student.input);
   return {
     backend: `${gpu.info.description || gpu.info.vendor || gpu.key}; tuning: ${
@@ -59,7 +59,7 @@ export async function openOrt(
     executionProviders: [ep],
     graphOptimizationLevel: "all",
   });
-  const s = student.config.inputSize;
+  const s = student.inputSize;
   const feeds = {
     [session.inputNames[0]]: new ort.Tensor("float32", nhwcToNchw(student.input, s, s, 3), [
       1,
@@ -91,7 +91,7 @@ export async function openTfjs(tf: typeof TF, student: Student): Promise<Session
   // TF.js runs a depthwise conv and its projection as its own two layers: our fused step is ours.
   const { program } = plan(student.graph, { fuseForInference: false });
   const model = buildTfjsStudent(tf, program, student.weights);
-  const s = student.config.inputSize;
+  const s = student.inputSize;
   const x = tf.tensor4d(student.input, [1, s, s, 3]);
   return {
     backend: `tfjs ${tf.version.tfjs} ${tf.getBackend()}`,
