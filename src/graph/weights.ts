@@ -58,6 +58,15 @@ export function decodeStudentWeights(
   }
   const architecture = readArchitecture(metadata);
   const graph = buildNetwork(architecture);
+  // The client and the server paste the output back where the crop came from.
+  const [input, output] = [graph.shape(graph.inputs[0]), graph.shape(graph.outputs[0])];
+  if (input[1] !== input[2] || input[3] !== 3 || output.join() !== input.join()) {
+    throw new WeightsError(
+      "metadata",
+      `__metadata__.graph must map a square RGB crop to one of the same size, not ` +
+        `[${input.slice(1)}] to [${output.slice(1)}] (H, W, C)`,
+    );
+  }
   const specs = graph.paramSpecs();
   // Each tensor's stored dtype must be what the declared dtype stores it as.
   const stored = (rank: number) =>
@@ -73,7 +82,7 @@ export function decodeStudentWeights(
   return { architecture, dtype, weights };
 }
 
-/** The network of `__metadata__`: a student config, or a graph that maps a crop to a crop. */
+/** The network of `__metadata__`: a student config, or a graph of our ops. */
 function readArchitecture(metadata: Record<string, string>): Architecture {
   if ((metadata.config === undefined) === (metadata.graph === undefined)) {
     throw new WeightsError("metadata", "__metadata__ needs either a config or a graph, not both");
@@ -90,24 +99,11 @@ function readArchitecture(metadata: Record<string, string>): Architecture {
       );
     }
   }
-  let graph;
   try {
-    graph = parseGraphSpec(JSON.parse(metadata.graph));
+    return { kind: "graph", graph: parseGraphSpec(JSON.parse(metadata.graph)) };
   } catch (e) {
     throw new WeightsError("metadata", `__metadata__.graph: ${(e as Error).message}`);
   }
-  // The client and the server paste the output back where the crop came from.
-  const { input, nodes, output } = graph;
-  const [h, w, c] = input.shape;
-  const out = buildNetwork({ kind: "graph", graph }).shape(output).slice(1);
-  if (h !== w || c !== 3 || out.join() !== input.shape.join()) {
-    throw new WeightsError(
-      "metadata",
-      `__metadata__.graph must map a square RGB crop to one of the same size, not ` +
-        `[${input.shape}] to [${out}] (H, W, C; output node ${output} of ${nodes.length})`,
-    );
-  }
-  return { kind: "graph", graph };
 }
 
 /**

@@ -32,11 +32,11 @@ const imported = await importEffect({
 });
 const norm = imported.manifest.normalization;
 const crop = testCrop(S, 6);
+const { architecture } = decodeStudentWeights(await Deno.readFile(imported.weightsPath));
+const { program } = plan(buildNetwork(architecture), { aliasConcat: false });
 
 /** The effect's network on one crop with the reference executor, as RGBA. */
 function reference(weights: Weights): Uint8Array {
-  const { architecture } = decodeStudentWeights(Deno.readFileSync(imported.weightsPath));
-  const { program } = plan(buildNetwork(architecture), { aliasConcat: false });
   const [out] = new CpuExecutor(program, weights).run([
     { shape: [1, S, S, 3], data: toInput(crop, norm) },
   ]);
