@@ -123,21 +123,6 @@ export function makeStudent(inputSize: number, model?: Uint8Array): Student {
   return { inputSize, graph, program, weights, onnx, input };
 }
 
-export const nhwcToNchw = (x: Float32Array, h: number, w: number, c: number) => {
-  const out = new Float32Array(x.length);
-  for (let p = 0; p < h * w; p++) {
-    for (let ch = 0; ch < c; ch++) out[ch * h * w + p] = x[p * c + ch];
-  }
-  return out;
-};
-export const nchwToNhwc = (x: Float32Array, h: number, w: number, c: number) => {
-  const out = new Float32Array(x.length);
-  for (let p = 0; p < h * w; p++) {
-    for (let ch = 0; ch < c; ch++) out[p * c + ch] = x[ch * h * w + p];
-  }
-  return out;
-};
-
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;

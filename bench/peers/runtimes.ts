@@ -8,7 +8,8 @@ import { acquireGpu } from "../../src/runtime/device.ts";
 import { GpuExecutor } from "../../src/runtime/executor.ts";
 import { hostTensor } from "../../src/runtime/tensor.ts";
 import { loadTuning, TUNING_DIR } from "../../src/runtime/tuning.ts";
-import { nchwToNhwc, nhwcToNchw, type Session, type Student } from "./common.ts";
+import type { Session, Student } from "./common.ts";
+import { fromNchw, toNchw } from "../../src/graph/onnx/layout.ts";
 import { buildTfjsStudent } from "./tfjs_student.ts";
 
 /**
@@ -61,12 +62,16 @@ export async function openOrt(
   });
   const s = student.inputSize;
   const feeds = {
-    [session.inputNames[0]]: new ort.Tensor("float32", nhwcToNchw(student.input, s, s, 3), [
-      1,
-      3,
-      s,
-      s,
-    ]),
+    [session.inputNames[0]]: new ort.Tensor(
+      "float32",
+      toNchw({ shape: [1, s, s, 3], data: student.input }),
+      [
+        1,
+        3,
+        s,
+        s,
+      ],
+    ),
   };
   const out = session.outputNames[0];
   return {
@@ -77,7 +82,7 @@ export async function openOrt(
       for (const t of Object.values(result)) t.dispose?.();
       return data;
     },
-    toNhwc: (nchw) => nchwToNhwc(nchw, s, s, 3),
+    toNhwc: (nchw) => fromNchw(nchw, [1, 3, s, s]).data,
     release: () => session.release(),
   };
 }

@@ -14,6 +14,7 @@ import { initWeights } from "../../src/graph/weights.ts";
 import type { Graph } from "../../src/graph/ir.ts";
 import type { Weights } from "../../src/runtime/executor.ts";
 import { exportOnnx } from "../../src/graph/onnx/export.ts";
+import { fromNchw, toNchw } from "../../src/graph/onnx/layout.ts";
 import { importOnnx, OnnxError, UnsupportedOnnxOpsError } from "../../src/graph/onnx/import.ts";
 import {
   AttributeType,
@@ -30,42 +31,13 @@ import { TINY_STUDENT } from "../support/students.ts";
 const run = (graph: Graph, weights: Weights, x: HostTensor) =>
   new CpuExecutor(plan(graph).program, weights).run([x])[0];
 
-const toNchw = (t: HostTensor) => {
-  const [n, h, w, c] = t.shape;
-  const out = new Float32Array(t.data.length);
-  for (let b = 0; b < n; b++) {
-    for (let y = 0; y < h; y++) {
-      for (let x = 0; x < w; x++) {
-        for (let ch = 0; ch < c; ch++) {
-          out[((b * c + ch) * h + y) * w + x] = t.data[((b * h + y) * w + x) * c + ch];
-        }
-      }
-    }
-  }
-  return out;
-};
-const fromNchw = (data: Float32Array, [n, h, w, c]: HostTensor["shape"]): HostTensor => {
-  const t = hostTensor([n, h, w, c]);
-  for (let b = 0; b < n; b++) {
-    for (let y = 0; y < h; y++) {
-      for (let x = 0; x < w; x++) {
-        for (let ch = 0; ch < c; ch++) {
-          t.data[((b * h + y) * w + x) * c + ch] = data[((b * c + ch) * h + y) * w + x];
-        }
-      }
-    }
-  }
-  return t;
-};
-
 /** ONNX Runtime (CPU, onnxruntime-node) on an NHWC input: the independent reference. */
 async function onnxRuntime(bytes: Uint8Array, x: HostTensor): Promise<HostTensor> {
   const session = await ort.InferenceSession.create(bytes);
   const [n, h, w, c] = x.shape;
   const feeds = { [session.inputNames[0]]: new ort.Tensor("float32", toNchw(x), [n, c, h, w]) };
   const out = (await session.run(feeds))[session.outputNames[0]];
-  const [on, oc, oh, ow] = out.dims as number[];
-  const result = fromNchw(out.data as Float32Array, [on, oh, ow, oc]);
+  const result = fromNchw(out.data as Float32Array, out.dims);
   await session.release();
   return result;
 }
@@ -118,6 +90,25 @@ Deno.test("the exported student runs in ONNX Runtime (node, CPU) and matches our
   assert.ok(maxAbsDiff(ours, theirs) < 1e-4, `max diff ${maxAbsDiff(ours, theirs)}`);
 });
 
+Deno.test("an export with a symbolic batch axis serves any batch size in ONNX Runtime", async () => {
+  const graph = buildStudent(TINY_STUDENT); // batch 1: the export declares "batch" instead
+  const weights = initWeights(graph, 6);
+  const bytes = exportOnnx(graph, weights, { batchDim: "batch" });
+  const input = decodeModel(bytes).graph!.input![0];
+  assert.deepEqual(input.type!.tensorType!.shape!.dim!.map((d) => d.dimParam || d.dimValue), [
+    "batch",
+    3,
+    TINY_STUDENT.inputSize,
+    TINY_STUDENT.inputSize,
+  ]);
+  const s = TINY_STUDENT.inputSize;
+  const x = hostTensor([3, s, s, 3], randomArray(rng(8), 3 * s * s * 3));
+  const theirs = await onnxRuntime(bytes, x);
+  const ours = run(buildStudent(TINY_STUDENT, 3), weights, x);
+  assert.deepEqual(theirs.shape, [3, s, s, 3]);
+  assert.ok(maxAbsDiff(ours, theirs) < 1e-4, `max diff ${maxAbsDiff(ours, theirs)}`);
+});
+
 Deno.test("the exported student runs in ONNX Runtime Web (WASM EP) and matches our CPU reference", async () => {
   const web = await import("onnxruntime-web");
   web.env.wasm.numThreads = 1;
@@ -129,7 +120,7 @@ Deno.test("the exported student runs in ONNX Runtime Web (WASM EP) and matches o
   });
   const s = TINY_STUDENT.inputSize;
   const out = await session.run({ image: new web.Tensor("float32", toNchw(x), [1, 3, s, s]) });
-  const theirs = fromNchw(out.output.data as Float32Array, [1, s, s, 3]);
+  const theirs = fromNchw(out.output.data as Float32Array, out.output.dims);
   await session.release();
   const diff = maxAbsDiff(run(graph, weights, x), theirs);
   assert.ok(diff < 1e-4, `max diff ${diff}`);

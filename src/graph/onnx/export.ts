@@ -33,6 +33,11 @@ export interface ExportOptions {
   docString?: string;
   /** String metadata (ModelProto.metadata_props). */
   metadata?: Record<string, string>;
+  /**
+   * A name for a symbolic batch axis (e.g. "batch"): the model then takes any batch size, not the
+   * graph's own. Every op we export is batch-agnostic; only the declared shapes carry it.
+   */
+  batchDim?: string;
 }
 
 type Attr = DeepPartial<AttributeProto>;
@@ -82,16 +87,11 @@ function int64Tensor(name: string, values: number[]): TensorProto {
 
 const nchw = (shape: readonly number[]) => [shape[0], shape[3], shape[1], shape[2]];
 
-function valueInfo(name: string, shape: readonly number[]): ValueInfoProto {
-  return {
-    name,
-    type: {
-      tensorType: {
-        elemType: DataType.FLOAT,
-        shape: { dim: nchw(shape).map((d) => ({ dimValue: d })) },
-      },
-    },
-  };
+function valueInfo(name: string, shape: readonly number[], batchDim?: string): ValueInfoProto {
+  const dim = nchw(shape).map((d, axis) =>
+    axis === 0 && batchDim !== undefined ? { dimParam: batchDim } : { dimValue: d }
+  );
+  return { name, type: { tensorType: { elemType: DataType.FLOAT, shape: { dim } } } };
 }
 
 /** Serialises a graph and its weights to the bytes of an .onnx file. */
@@ -243,8 +243,10 @@ export function exportOnnx(
     name: options.name ?? "facefx-student",
     node: nodes,
     initializer: [...initializers.values()],
-    input: graph.inputs.map((id) => valueInfo(names.get(id)!, nodeOf(id).shape)),
-    output: graph.outputs.map((id) => valueInfo(names.get(id)!, nodeOf(id).shape)),
+    input: graph.inputs.map((id) => valueInfo(names.get(id)!, nodeOf(id).shape, options.batchDim)),
+    output: graph.outputs.map((id) =>
+      valueInfo(names.get(id)!, nodeOf(id).shape, options.batchDim)
+    ),
   };
   return encodeModel({
     irVersion: IR_VERSION,
