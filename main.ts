@@ -14,7 +14,8 @@ const USAGE = `usage: deno task start [options]
   --weights DIR       effects directory: <id>.json + <sha256>.safetensors (default weights/)
   --landmarker PATH   face_landmarker.task to serve at /models/face_landmarker.task
   --samples DIR       pictures/clips the demo page offers as sources (e.g. ../shared/data/faces)
-  --backend B         auto | webgpu | cpu (default auto: WebGPU whenever an adapter exists)
+  --backend B         auto | webgpu | onnxruntime | cpu (default auto: WebGPU on a hardware
+                      adapter, else ONNX Runtime on the CPU; cpu is the slow reference executor)
   --max-batch N       most crops per batch (default ${DEFAULT_BATCHER.maxBatch}; 1 = no batching)
   --max-wait-ms N     longest a crop waits for a fuller batch (default ${DEFAULT_BATCHER.maxWaitMs})
   --max-queue N       most waiting crops before 503 (default ${DEFAULT_BATCHER.maxQueue})
@@ -70,7 +71,9 @@ function int(name: string, raw: string | undefined, fallback: number, min = 0, m
 
 const port = int("port", values.port ?? Deno.env.get("PORT"), 8000, 0, 65535);
 const backend = values.backend as BackendPreference;
-if (!["auto", "webgpu", "cpu"].includes(backend)) fail(`--backend must be auto, webgpu or cpu`);
+if (!["auto", "webgpu", "onnxruntime", "cpu"].includes(backend)) {
+  fail(`--backend must be auto, webgpu, onnxruntime or cpu`);
+}
 const weightsDir = values.weights ?? fileURLToPath(new URL("./weights", import.meta.url));
 
 const edge = await createEdgeServer({

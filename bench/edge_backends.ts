@@ -1,77 +1,69 @@
-// `deno run -A bench/edge_backends.ts [--repeats 5]`: the numbers behind the edge server's backend
-// choice. Times GpuExecutor (this machine's adapter, software or not) against CpuExecutor (the
-// runtime's CPU reference) on the default student at 256² and the test student at 128², per batch.
+// `deno run -A bench/edge_backends.ts [--weights DIR] [--batches 1,4] [--repeats 7]`: the numbers
+// behind the edge server's backend choice. Each effect in the weights directory runs through every
+// backend the server can pick (WebGPU on this machine's adapter with its tuning table, ONNX
+// Runtime's CPU provider on our ONNX export, the CPU reference executor), interleaved round by
+// round so that load drifts hit all three alike; medians, in ms per crop.
 
 import { parseArgs } from "node:util";
-import { plan } from "../src/graph/planner.ts";
-import { buildStudent, DEFAULT_STUDENT, type StudentConfig } from "../src/graph/student.ts";
-import { initWeights } from "../src/graph/weights.ts";
+import { fileURLToPath } from "node:url";
 import { acquireGpu } from "../src/runtime/device.ts";
-import { CpuExecutor, GpuExecutor } from "../src/runtime/executor.ts";
-import { hostTensor } from "../src/runtime/tensor.ts";
+import { loadTuning } from "../src/runtime/tuning.ts";
+import type { HostTensor } from "../src/runtime/tensor.ts";
+import { type Backend, GpuBackend, WorkerBackend } from "../src/server/backend.ts";
+import { loadCatalog } from "../src/server/effects.ts";
 
 const { values: args } = parseArgs({
   args: Deno.args,
   options: {
-    repeats: { type: "string", default: "5" },
+    weights: { type: "string", default: fileURLToPath(new URL("../weights", import.meta.url)) },
+    batches: { type: "string", default: "1,4" },
+    repeats: { type: "string", default: "7" },
     "cpu-repeats": { type: "string", default: "3" },
   },
 });
+const batches = args.batches.split(",").map(Number);
 const repeats = Math.max(1, Number(args.repeats));
 const cpuRepeats = Math.max(1, Number(args["cpu-repeats"]));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+const catalog = await loadCatalog(args.weights, console.warn);
 const gpu = await acquireGpu();
+const onnx = new WorkerBackend("onnxruntime");
+await onnx.ready;
+const backends: [string, Backend, number][] = [
+  ["webgpu", new GpuBackend(gpu, { tuning: await loadTuning(gpu.key) }), repeats],
+  ["onnxruntime", onnx, repeats],
+  ["cpu", new WorkerBackend("cpu"), cpuRepeats],
+];
 console.log(
   `adapter: ${gpu.info.description || gpu.info.vendor}` +
-    `${
-      gpu.info.isFallbackAdapter ? " (software fallback)" : ""
-    }; ${navigator.hardwareConcurrency} CPU threads`,
+    `${gpu.info.isFallbackAdapter ? " (software fallback)" : ""}; ` +
+    `${navigator.hardwareConcurrency} CPU threads`,
 );
 console.log(
-  "model                  batch   GFLOP   GpuExecutor ms/crop   CpuExecutor ms/crop   GPU speed-up",
+  "effect         size  batch   webgpu ms/crop   onnxruntime ms/crop   cpu ms/crop   webgpu / onnxruntime",
 );
-
-const cases: [string, StudentConfig, number][] = [
-  ["default 256²", DEFAULT_STUDENT, 1],
-  ["default 256²", DEFAULT_STUDENT, 4],
-  ["test 128² w0.25", { ...DEFAULT_STUDENT, inputSize: 128, width: 0.25 }, 1],
-  ["test 128² w0.25", { ...DEFAULT_STUDENT, inputSize: 128, width: 0.25 }, 8],
-];
-for (const [name, config, batch] of cases) {
-  const graph = buildStudent(config, batch);
-  const weights = initWeights(buildStudent(config), 1);
-  const { program, stats } = plan(graph);
-  const s = config.inputSize;
-  const x = hostTensor([batch, s, s, 3]);
-  x.data.forEach((_, i) => x.data[i] = ((i * 7919) % 255) / 127.5 - 1);
-
-  const executor = await GpuExecutor.create(gpu, program, weights);
-  await executor.run([x]); // warm-up: first dispatches JIT-compile on software adapters
-  const gpuMs: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const t0 = performance.now();
-    await executor.run([x]);
-    gpuMs.push(performance.now() - t0);
+for (const effect of catalog.effects.values()) {
+  const s = effect.manifest.inputSize;
+  for (const batch of batches) {
+    const x: HostTensor = { shape: [batch, s, s, 3], data: new Float32Array(batch * s * s * 3) };
+    x.data.forEach((_, i) => x.data[i] = ((i * 7919) % 255) / 127.5 - 1);
+    const ms = new Map<string, number[]>(backends.map(([name]) => [name, []]));
+    for (const [, backend] of backends) await backend.run(effect, x); // build + warm-up
+    for (let round = 0; round < repeats; round++) {
+      for (const [name, backend, times] of backends) {
+        if (round >= times) continue;
+        const t0 = performance.now();
+        await backend.run(effect, x);
+        ms.get(name)!.push((performance.now() - t0) / batch);
+      }
+    }
+    const [g, o, c] = backends.map(([name]) => median(ms.get(name)!));
+    console.log(
+      `${effect.id.padEnd(14)} ${`${s}²`.padStart(4)} ${String(batch).padStart(6)} ` +
+        `${g.toFixed(1).padStart(16)} ${o.toFixed(1).padStart(21)} ${c.toFixed(1).padStart(13)} ` +
+        `${(g / o).toFixed(1).padStart(21)}×`,
+    );
   }
-  executor.dispose();
-
-  // The CPU executor runs dense concats (no aliased channel slices), as the server's worker does.
-  const cpu = new CpuExecutor(plan(graph, { aliasConcat: false }).program, weights);
-  cpu.run([x]); // warm-up: V8 tiers up the reference loops
-  const cpuMs: number[] = [];
-  for (let i = 0; i < cpuRepeats; i++) {
-    const t0 = performance.now();
-    cpu.run([x]);
-    cpuMs.push(performance.now() - t0);
-  }
-  const g = median(gpuMs) / batch, c = median(cpuMs) / batch;
-  console.log(
-    `${name.padEnd(22)} ${String(batch).padStart(5)} ${
-      (stats.flops / 1e9).toFixed(3).padStart(7)
-    } ` +
-      `${g.toFixed(1).padStart(21)} ${c.toFixed(1).padStart(21)} ${
-        (c / g).toFixed(2).padStart(13)
-      }×`,
-  );
 }
+for (const [, backend] of backends) await backend.dispose();

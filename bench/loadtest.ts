@@ -39,6 +39,10 @@ const warmupS = Math.min(60, Math.max(0, Number(args.warmup)));
 const mode = args.mode as "mixed" | "http" | "ws";
 if (!["mixed", "http", "ws"].includes(mode)) throw new Error("--mode is mixed, http or ws");
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
+/** `deno task start`'s own flags, so the server runs as a user's would. */
+const START_FLAGS = (JSON.parse(
+  await Deno.readTextFile(new URL("../deno.json", import.meta.url)),
+).tasks.start as string).split(" ").filter((f) => f.startsWith("--"));
 const HOST = "127.0.0.1"; // loopback only, by construction
 /** Per-client request cap: the time bound ends a run long before this in practice. */
 const MAX_ITERATIONS = 1_000_000;
@@ -95,15 +99,7 @@ async function startServer(effect: Effect, maxBatch: number) {
   if (args["max-queue"]) flags.push("--max-queue", args["max-queue"]);
   if (args["max-in-flight"]) flags.push("--max-in-flight", args["max-in-flight"]);
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-env",
-      "--unstable-no-legacy-abort",
-      MAIN,
-      ...flags,
-    ],
+    args: ["run", ...START_FLAGS, MAIN, ...flags],
     env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
     stdout: "piped",
     stderr: "inherit",

@@ -70,7 +70,7 @@ export interface EdgeServer {
   streams: Set<StreamSession>;
   /** Stops taking work, closes sockets (1001) and waits for admitted crops to finish. */
   shutdown(): Promise<void>;
-  /** Frees the backend (GPU buffers, the CPU worker); call after the HTTP server has stopped. */
+  /** Frees the backend (GPU buffers, its worker); call after the HTTP server has stopped. */
   dispose(): Promise<void>;
 }
 

@@ -1,17 +1,15 @@
 // Where the edge server runs the student: the browser's own GpuExecutor on the server's WebGPU
-// adapter (one executor per effect and batch size, built lazily, LRU-bounded), or the CPU reference.
+// adapter (one executor per effect and batch size, built lazily, LRU-bounded), or, on the CPU,
+// ONNX Runtime on our ONNX export or the runtime's reference executor, each in a worker.
 //
-// Backend choice, measured with `deno run -A bench/edge_backends.ts` on this project's 2-core
-// machine, whose only adapter is llvmpipe (Mesa's software rasteriser, isFallbackAdapter = true);
-// medians of 5 GPU and 3 CPU runs after a warm-up, ms per crop:
-//   default student 256², batch 1: GpuExecutor on llvmpipe 104, CpuExecutor 569   (5.5×)
-//   default student 256², batch 4:                          67,             559   (8.4×)
-//   test student 128² w0.25, b 1:                           19,              29   (1.6×)
-//   test student 128² w0.25, b 8:                          8.4,              27   (3.2×)
-// So a software adapter is still the fastest CPU path (LLVM-compiled SIMD WGSL on all cores), it
-// gains from batching where the reference does not, and it keeps the event loop free. CpuExecutor
-// is only the last resort with no adapter at all, and then it runs in a worker so health checks
-// and sockets stay responsive.
+// Backend choice, measured with `deno run -A bench/edge_backends.ts --repeats 15 --batches 1,4,8`
+// on this project's 2-core machine, whose only adapter is llvmpipe (isFallbackAdapter = true), over
+// the shipped 128² effects; medians of interleaved rounds, ms per crop, two runs:
+//   batch 1: WebGPU on llvmpipe 18.3-19.0, ONNX Runtime 1.8-2.3, CPU reference 69-76
+//   batch 8:                    6.6-7.1,               1.0-1.6,                  67-71
+// So without a hardware adapter ONNX Runtime's CPU kernels (MLAS, all cores) win by 4.5-10×, and a
+// software adapter is only the fallback when its native module cannot load. On real GPUs our
+// kernels run the same code as the browser, tuned per adapter.
 
 import type { Gpu } from "../runtime/device.ts";
 import { BufferPool } from "../runtime/buffers.ts";
@@ -23,7 +21,7 @@ import { plan } from "../graph/planner.ts";
 import { buildNetwork } from "../graph/architecture.ts";
 import type { Effect } from "./effects.ts";
 
-export type BackendName = "webgpu" | "cpu";
+export type BackendName = "webgpu" | "onnxruntime" | "cpu";
 
 export interface Backend {
   readonly name: BackendName;
@@ -148,8 +146,11 @@ export class GpuBackend implements Backend {
   }
 }
 
-/** Messages between CpuBackend and its worker (cpu_worker.ts). */
-export type CpuWorkerRequest =
+/** What a worker backend runs: ONNX Runtime on our ONNX export, or the runtime's CPU reference. */
+export type WorkerEngine = "onnxruntime" | "cpu";
+
+/** Messages between WorkerBackend and its worker (inference_worker.ts). */
+export type WorkerRequest =
   | {
     type: "load";
     key: string;
@@ -158,22 +159,40 @@ export type CpuWorkerRequest =
   }
   | { type: "run"; id: number; key: string; shape: number[]; data: Float32Array };
 
-export type CpuWorkerReply =
+export type WorkerReply =
+  | { type: "ready" }
+  | { type: "failed"; message: string }
   | { type: "result"; id: number; shape: number[]; data: Float32Array }
   | { type: "error"; id: number; message: string };
 
-/** The runtime's CPU reference executor, in a worker so a 1 s inference never blocks the server. */
-export class CpuBackend implements Backend {
-  readonly name = "cpu";
+/**
+ * The student on the CPU, in a worker so that inference never blocks health checks and sockets:
+ * ONNX Runtime's CPU provider ("onnxruntime", the fast one) or the runtime's reference ("cpu").
+ */
+export class WorkerBackend implements Backend {
   #worker: Worker;
   #loaded = new Set<string>();
   #pending = new Map<number, { resolve(t: HostTensor): void; reject(e: Error): void }>();
   #next = 1;
+  /** Resolves once the worker has its engine loaded; rejects with the reason it could not. */
+  readonly ready: Promise<void>;
 
-  constructor() {
-    this.#worker = new Worker(new URL("./cpu_worker.ts", import.meta.url).href, { type: "module" });
-    this.#worker.onmessage = (e: MessageEvent<CpuWorkerReply>) => {
+  constructor(readonly name: WorkerEngine) {
+    this.#worker = new Worker(new URL("./inference_worker.ts", import.meta.url).href, {
+      type: "module",
+      name,
+    });
+    const ready = Promise.withResolvers<void>();
+    this.ready = ready.promise;
+    this.ready.catch(() => {}); // awaited by whoever cares (selectBackend); runs fail on their own
+    this.#worker.onmessage = (e: MessageEvent<WorkerReply>) => {
       const reply = e.data;
+      if (reply.type === "ready") return ready.resolve();
+      if (reply.type === "failed") {
+        const error = new Error(`${name} backend: ${reply.message}`);
+        ready.reject(error);
+        return this.#failAll(error);
+      }
       const waiter = this.#pending.get(reply.id);
       if (!waiter) return;
       this.#pending.delete(reply.id);
@@ -185,10 +204,15 @@ export class CpuBackend implements Backend {
     };
     this.#worker.onerror = (e) => {
       e.preventDefault();
-      const error = new Error(`CPU worker failed: ${e.message}`);
-      for (const w of this.#pending.values()) w.reject(error);
-      this.#pending.clear();
+      const error = new Error(`${name} worker failed: ${e.message}`);
+      ready.reject(error);
+      this.#failAll(error);
     };
+  }
+
+  #failAll(error: Error): void {
+    for (const w of this.#pending.values()) w.reject(error);
+    this.#pending.clear();
   }
 
   run(effect: Effect, input: HostTensor): Promise<HostTensor> {
@@ -198,21 +222,18 @@ export class CpuBackend implements Backend {
       const weights = [...effect.weights].map(([name, p]) =>
         [name, [...p.shape], p.data] as [string, number[], Float32Array]
       );
-      this.#worker.postMessage({ type: "load", key, architecture: effect.architecture, weights });
+      this.#post({ type: "load", key, architecture: effect.architecture, weights });
       this.#loaded.add(key);
     }
     const id = this.#next++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      const message: CpuWorkerRequest = {
-        type: "run",
-        id,
-        key,
-        shape: [...input.shape],
-        data: input.data,
-      };
-      this.#worker.postMessage(message);
+      this.#post({ type: "run", id, key, shape: [...input.shape], data: input.data });
     });
+  }
+
+  #post(message: WorkerRequest): void {
+    this.#worker.postMessage(message);
   }
 
   async warm(effect: Effect, batch: number): Promise<void> {
@@ -222,39 +243,67 @@ export class CpuBackend implements Backend {
 
   dispose(): Promise<void> {
     this.#worker.terminate();
-    const error = new Error("the CPU backend was disposed");
-    for (const w of this.#pending.values()) w.reject(error);
-    this.#pending.clear();
+    this.#failAll(new Error(`the ${this.name} backend was disposed`));
     return Promise.resolve();
   }
 }
 
-export type BackendPreference = "auto" | "webgpu" | "cpu";
+export type BackendPreference = "auto" | BackendName;
 
 /**
- * The backend for this process: WebGPU whenever an adapter exists (software ones included: see the
- * numbers at the top), CPU in a worker otherwise. "webgpu" fails without an adapter; "cpu" forces it.
+ * The backend for this process. "auto": WebGPU on a hardware adapter; without one, ONNX Runtime on
+ * the CPU (it beats a software adapter many times over: see the numbers at the top), then a
+ * software adapter if ONNX Runtime cannot load, then the CPU reference. A named backend is used
+ * as asked, or fails with the reason it cannot be.
  */
 export async function selectBackend(
   preference: BackendPreference,
   acquire: () => Promise<Gpu>,
   log: (message: string) => void = console.warn,
 ): Promise<{ backend: Backend; gpu?: Gpu }> {
-  if (preference === "cpu") return { backend: new CpuBackend() };
+  if (preference === "cpu") return { backend: new WorkerBackend("cpu") };
+  if (preference === "onnxruntime") return { backend: await startOnnxRuntime() };
+
+  let gpu: Gpu | undefined;
   try {
-    const gpu = await acquire();
-    if (gpu.info.isFallbackAdapter) {
-      log(
-        `WebGPU adapter "${gpu.info.description || gpu.info.vendor}" is a software fallback; ` +
-          "it still beats the CPU reference executor, so inference uses it",
-      );
-    }
+    gpu = await acquire();
+  } catch (e) {
+    if (preference === "webgpu") throw e;
+    log(`no WebGPU adapter (${(e as Error).message})`);
+  }
+  if (gpu && (preference === "webgpu" || !gpu.info.isFallbackAdapter)) return gpuBackend(gpu);
+
+  const adapter = gpu && `WebGPU adapter "${gpu.info.description || gpu.info.vendor}"`;
+  try {
+    const backend = await startOnnxRuntime();
+    log(`${adapter ? `${adapter} is a software fallback; ` : ""}inference uses ONNX Runtime (CPU)`);
+    gpu?.device.destroy();
+    return { backend };
+  } catch (e) {
+    log(`${(e as Error).message}`);
+  }
+  if (gpu) {
+    log(`${adapter} is a software fallback; inference uses it`);
+    return gpuBackend(gpu);
+  }
+  log("inference uses the CPU reference executor");
+  return { backend: new WorkerBackend("cpu") };
+
+  async function gpuBackend(gpu: Gpu) {
     // The bench's per-adapter kernel choices, when this adapter has a table (else op defaults).
     const tuning = await loadTuning(gpu.key);
     return { backend: new GpuBackend(gpu, { acquire, tuning }), gpu };
+  }
+}
+
+/** An ONNX Runtime backend whose worker has loaded the native module, or the reason it could not. */
+async function startOnnxRuntime(): Promise<WorkerBackend> {
+  const backend = new WorkerBackend("onnxruntime");
+  try {
+    await backend.ready;
+    return backend;
   } catch (e) {
-    if (preference === "webgpu") throw e;
-    log(`no WebGPU adapter (${(e as Error).message}); inference uses the CPU backend`);
-    return { backend: new CpuBackend() };
+    await backend.dispose();
+    throw e;
   }
 }

@@ -1,5 +1,5 @@
 // `deno task import-onnx`: a model PyTorch exported (tests/fixtures/pytorch/) becomes an effect that
-// the edge server loads and serves, on its CPU worker and on WebGPU, with the results of the
+// the edge server loads and serves, on its CPU worker, ONNX Runtime and WebGPU, with the results of the
 // imported network; what cannot be an effect is refused with the reason.
 
 import assert from "node:assert/strict";
@@ -9,8 +9,8 @@ import { plan } from "../../src/graph/planner.ts";
 import { decodeStudentWeights } from "../../src/graph/weights.ts";
 import { importEffect } from "../../src/cli/import_onnx.ts";
 import { CpuExecutor, type Weights } from "../../src/runtime/executor.ts";
-import { createEdgeServer } from "../../src/server/app.ts";
-import { CpuBackend } from "../../src/server/backend.ts";
+import { createEdgeServer, type EdgeOptions } from "../../src/server/app.ts";
+import { WorkerBackend } from "../../src/server/backend.ts";
 import { toInput, toRgba } from "../../src/server/crops.ts";
 import { loadCatalog } from "../../src/server/effects.ts";
 import { repoRoot } from "../support/env.ts";
@@ -72,7 +72,7 @@ Deno.test("an imported PyTorch student is an effect: catalogued, and served by t
 
   const edge = await createEdgeServer({
     weightsDir: dir,
-    backend: new CpuBackend(),
+    backend: new WorkerBackend("cpu"),
     log: () => {},
     warmup: false,
   });
@@ -93,16 +93,26 @@ Deno.test("an imported PyTorch student is an effect: catalogued, and served by t
   }
 });
 
-gpuTest("an imported PyTorch student is served on WebGPU as on the CPU worker", async () => {
-  const edge = await createEdgeServer({ weightsDir: dir, gpu: await testGpu(), log: () => {} });
+/** The imported effect served by another executor: what the CPU worker serves, ±1 level. */
+async function servesAsTheWorker(options: Partial<EdgeOptions>) {
+  const edge = await createEdgeServer({ weightsDir: dir, log: () => {}, ...options });
   try {
     const effect = edge.catalog.effects.get("torch-student")!;
-    // Fused kernels, reordered f32 sums: a level at most where a value sits on a rounding edge.
+    // Reordered f32 sums (fused kernels, or ONNX Runtime on our export of the imported graph): a
+    // level at most, where a value sits on a rounding edge.
     assert.ok(levels(await served(edge), reference(effect.weights)).worst <= 1);
   } finally {
     await edge.shutdown();
     await edge.dispose();
   }
+}
+
+gpuTest("an imported PyTorch student is served on WebGPU as on the CPU worker", async () => {
+  await servesAsTheWorker({ gpu: await testGpu() });
+});
+
+Deno.test("an imported PyTorch student is served by ONNX Runtime as on the CPU worker", async () => {
+  await servesAsTheWorker({ backend: new WorkerBackend("onnxruntime") });
 });
 
 Deno.test("import-onnx refuses what cannot be an effect, saying why, and writes nothing", async () => {

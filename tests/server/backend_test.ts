@@ -1,7 +1,8 @@
 // The edge server's answer for a crop equals running the runtime directly on the same manifest:
 // bit-for-bit (±1 level) against the dequantised weights, within int8 tolerance against the f32
 // originals; batching does not change results, nor do overlapping runs; a lost device is replaced;
-// the CPU worker backend agrees with WebGPU.
+// the worker backends (ONNX Runtime, the CPU reference) agree with the reference; and the
+// backend choice prefers a hardware adapter, then ONNX Runtime, falling back when it cannot load.
 
 import assert from "node:assert/strict";
 import { plan } from "../../src/graph/planner.ts";
@@ -9,8 +10,13 @@ import { buildStudent } from "../../src/graph/student.ts";
 import { decodeStudentWeights } from "../../src/graph/weights.ts";
 import { acquireGpu, type Gpu } from "../../src/runtime/device.ts";
 import { CpuExecutor, GpuExecutor, type Weights } from "../../src/runtime/executor.ts";
-import { createEdgeServer } from "../../src/server/app.ts";
-import { CpuBackend, GpuBackend } from "../../src/server/backend.ts";
+import { createEdgeServer, type EdgeServer } from "../../src/server/app.ts";
+import {
+  type BackendPreference,
+  GpuBackend,
+  selectBackend,
+  WorkerBackend,
+} from "../../src/server/backend.ts";
 import { toInput, toRgba } from "../../src/server/crops.ts";
 import { loadCatalog } from "../../src/server/effects.ts";
 import { decodeFrame, encodeFrame } from "../../src/server/frames.ts";
@@ -43,6 +49,17 @@ async function direct(weights: Weights, rgba: Uint8Array): Promise<Uint8Array> {
   }
 }
 
+/** The edge's answer for one raw RGBA crop. */
+async function infer(edge: EdgeServer, crop: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
+  const res = await edge.app.request(`/api/effects/${fx.id}/infer`, {
+    method: "POST",
+    body: crop,
+    headers: rawHeaders(S),
+  });
+  assert.equal(res.status, 200, await res.clone().text());
+  return new Uint8Array(await res.arrayBuffer());
+}
+
 function maxLevelDiff(a: Uint8Array, b: Uint8Array): number {
   assert.equal(a.length, b.length);
   let worst = 0;
@@ -66,13 +83,7 @@ Deno.test(needs(gpuReady, {
     });
     try {
       const crop = testCrop(S, 4);
-      const res = await edge.app.request(`/api/effects/${fx.id}/infer`, {
-        method: "POST",
-        body: crop,
-        headers: rawHeaders(S),
-      });
-      assert.equal(res.status, 200);
-      const served = new Uint8Array(await res.arrayBuffer());
+      const served = await infer(edge, crop);
       assert.ok(maxLevelDiff(served, crop) > 0, "the student should change the crop");
 
       // Same dequantised weights, same runtime: equal up to float summation order (≤ 1 level).
@@ -109,21 +120,9 @@ Deno.test(needs(gpuReady, {
       const crops = [0, 1, 2, 3].map((i) => testCrop(S, i + 20));
       const alone: Uint8Array[] = [];
       for (const crop of crops) {
-        const r = await edge.app.request(`/api/effects/${fx.id}/infer`, {
-          method: "POST",
-          body: crop,
-          headers: rawHeaders(S),
-        });
-        alone.push(new Uint8Array(await r.arrayBuffer()));
+        alone.push(await infer(edge, crop));
       }
-      const together = await Promise.all(crops.map(async (crop) => {
-        const r = await edge.app.request(`/api/effects/${fx.id}/infer`, {
-          method: "POST",
-          body: crop,
-          headers: rawHeaders(S),
-        });
-        return new Uint8Array(await r.arrayBuffer());
-      }));
+      const together = await Promise.all(crops.map((crop) => infer(edge, crop)));
       const batches = await (await edge.app.request("/metrics")).text();
       assert.match(batches, /inference_batch_size_bucket\{effect="equal",le="4"\} 5/);
       together.forEach((out, i) => assert.ok(maxLevelDiff(out, alone[i]) <= 1, `crop ${i}`));
@@ -219,7 +218,7 @@ Deno.test(needs(gpuReady, {
 Deno.test({
   name: "the CPU backend (reference executor in a worker) computes the student too",
   async fn() {
-    const backend = new CpuBackend();
+    const backend = new WorkerBackend("cpu");
     const edge = await createEdgeServer({
       weightsDir: fx.dir,
       backend,
@@ -228,13 +227,7 @@ Deno.test({
     });
     try {
       const crop = testCrop(S, 4);
-      const res = await edge.app.request(`/api/effects/${fx.id}/infer`, {
-        method: "POST",
-        body: crop,
-        headers: rawHeaders(S),
-      });
-      assert.equal(res.status, 200);
-      const served = new Uint8Array(await res.arrayBuffer());
+      const served = await infer(edge, crop);
       // The reference is plain TS; compare with it run here, on the same dequantised weights.
       const weights = decodeStudentWeights(fx.bytes).weights;
       const { program } = plan(buildStudent(fx.config, 1), { aliasConcat: false });
@@ -248,4 +241,105 @@ Deno.test({
       await edge.dispose();
     }
   },
+});
+
+/** The reference executor's result for a batch, on the manifest's dequantised weights. */
+function reference(input: HostTensor): HostTensor {
+  const weights = decodeStudentWeights(fx.bytes).weights;
+  const { program } = plan(buildStudent(fx.config, input.shape[0]), { aliasConcat: false });
+  return new CpuExecutor(program, weights).run([input])[0];
+}
+
+const maxAbsDiff = (a: Float32Array, b: Float32Array) =>
+  a.reduce((worst, v, i) => Math.max(worst, Math.abs(v - b[i])), 0);
+
+Deno.test("the ONNX Runtime backend serves the student as the reference computes it", async () => {
+  const backend = new WorkerBackend("onnxruntime");
+  await backend.ready;
+  const edge = await createEdgeServer({ weightsDir: fx.dir, backend, log: () => {} });
+  try {
+    const crop = testCrop(S, 4);
+    const served = await infer(edge, crop);
+    const out = reference({ shape: [1, S, S, 3], data: toInput(crop, norm) });
+    const expected = toRgba(out.data, norm, crop);
+    assert.ok(maxLevelDiff(served, crop) > 0, "the student should change the crop");
+    // Both are f32 (ONNX Runtime sums in its own order): a level at most, where a value sits on
+    // a rounding boundary.
+    assert.ok(maxLevelDiff(served, expected) <= 1, `max diff ${maxLevelDiff(served, expected)}`);
+    assert.equal((await (await edge.app.request("/healthz")).json()).backend, "onnxruntime");
+
+    // One session serves every batch size (the export's batch axis is symbolic), crop by crop
+    // the same as the reference.
+    const effect = edge.catalog.effects.get(fx.id)!;
+    for (const seeds of [[1, 2, 3], [5]]) {
+      const batch = cropBatch(...seeds);
+      const result = await backend.run(effect, batch);
+      assert.deepEqual(result.shape, batch.shape);
+      const d = maxAbsDiff(result.data, reference(batch).data);
+      assert.ok(d < 1e-4, `batch of ${seeds.length}: max |onnxruntime − reference| ${d}`);
+    }
+  } finally {
+    await edge.shutdown();
+    await edge.dispose();
+  }
+});
+
+/** A stand-in adapter: selectBackend only reads its summary, and destroys its device if unused. */
+function fakeGpu(isFallbackAdapter: boolean) {
+  const destroyed = { count: 0 };
+  const gpu = {
+    info: { vendor: "test", architecture: "", description: "test adapter", isFallbackAdapter },
+    key: "test-adapter",
+    device: { destroy: () => destroyed.count++ },
+    lost: new Promise(() => {}),
+  } as unknown as Gpu;
+  return { gpu, destroyed };
+}
+
+Deno.test("auto picks WebGPU on a hardware adapter and ONNX Runtime instead of a software one", async () => {
+  const choose = async (preference: BackendPreference, acquire: () => Promise<Gpu>) => {
+    const { backend } = await selectBackend(preference, acquire, () => {});
+    await backend.dispose();
+    return backend.name;
+  };
+  const hardware = fakeGpu(false);
+  assert.equal(await choose("auto", () => Promise.resolve(hardware.gpu)), "webgpu");
+  assert.equal(hardware.destroyed.count, 0);
+  const software = fakeGpu(true);
+  assert.equal(await choose("auto", () => Promise.resolve(software.gpu)), "onnxruntime");
+  assert.equal(software.destroyed.count, 1, "the unused software device is released");
+  const none = () => Promise.reject(new Error("no adapter"));
+  assert.equal(await choose("auto", none), "onnxruntime");
+  // Named backends are used as asked, or fail.
+  assert.equal(await choose("webgpu", () => Promise.resolve(fakeGpu(true).gpu)), "webgpu");
+  await assert.rejects(choose("webgpu", none), /no adapter/);
+  assert.equal(await choose("cpu", () => Promise.resolve(hardware.gpu)), "cpu");
+  assert.equal(await choose("onnxruntime", () => Promise.resolve(hardware.gpu)), "onnxruntime");
+});
+
+Deno.test("without ONNX Runtime's native module (no --allow-ffi), auto falls back and says why", async () => {
+  const backendUrl = new URL("../../src/server/backend.ts", import.meta.url).href;
+  const script = `
+    import { selectBackend } from "${backendUrl}";
+    const lines = [];
+    const { backend } = await selectBackend("auto", () => Promise.reject(new Error("none")), (m) => lines.push(m));
+    await backend.dispose();
+    console.log(JSON.stringify({ name: backend.name, lines }));`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-env", "-"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(script));
+  await writer.close();
+  const { code, stdout, stderr } = await child.output();
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  const { name, lines } = JSON.parse(new TextDecoder().decode(stdout));
+  assert.equal(name, "cpu");
+  assert.ok(
+    lines.some((l: string) => /onnxruntime backend: .*--allow-ffi/.test(l)),
+    lines.join("\n"),
+  );
 });

@@ -10,18 +10,14 @@ const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
 const fx = await buildTestEffect({ id: "proc" });
 const S = fx.config.inputSize;
 
+/** `deno task start`'s own flags, so the process runs as a user's would. */
+const config = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)));
+const START_FLAGS = (config.tasks.start as string).split(" ").filter((f) => f.startsWith("--"));
+
 /** Starts main.ts and resolves with its base URL once it prints "serving on …". */
 async function start(args: string[], env: Record<string, string> = {}) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-env",
-      "--unstable-no-legacy-abort",
-      MAIN,
-      ...args,
-    ],
+    args: ["run", ...START_FLAGS, MAIN, ...args],
     env: { XDG_RUNTIME_DIR: "/tmp", ...env },
     stdout: "piped",
     stderr: "piped",
@@ -79,6 +75,10 @@ Deno.test("main.ts serves the catalog from --weights on --port and stops cleanly
   ]);
   assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
   assert.ok(lines.some((l) => /effects: proc/.test(l)), lines.join("\n"));
+  // ONNX Runtime on the CPU serves inference unless a hardware adapter is there to use.
+  const adapter = await navigator.gpu?.requestAdapter();
+  const expected = adapter && !adapter.info.isFallbackAdapter ? "webgpu" : "onnxruntime";
+  assert.ok(lines.some((l) => l.startsWith(`backend: ${expected};`)), lines.join("\n"));
   const catalog = await (await fetch(`${url}/api/effects`)).json();
   assert.deepEqual(catalog.effects.map((e: { id: string }) => e.id), ["proc"]);
   const weights = await fetch(`${url}/weights/${fx.sha256}.safetensors`);
