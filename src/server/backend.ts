@@ -280,7 +280,7 @@ export async function selectBackend(
     gpu?.device.destroy();
     return { backend };
   } catch (e) {
-    log(`${(e as Error).message}`);
+    log((e as Error).message);
   }
   if (gpu) {
     log(`${adapter} is a software fallback; inference uses it`);
