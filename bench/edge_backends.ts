@@ -30,10 +30,10 @@ const catalog = await loadCatalog(args.weights, console.warn);
 const gpu = await acquireGpu();
 const onnx = new WorkerBackend("onnxruntime");
 await onnx.ready;
-const backends: [string, Backend, number][] = [
-  ["webgpu", new GpuBackend(gpu, { tuning: await loadTuning(gpu.key) }), repeats],
-  ["onnxruntime", onnx, repeats],
-  ["cpu", new WorkerBackend("cpu"), cpuRepeats],
+const backends: [Backend, number][] = [
+  [new GpuBackend(gpu, { tuning: await loadTuning(gpu.key) }), repeats],
+  [onnx, repeats],
+  [new WorkerBackend("cpu"), cpuRepeats],
 ];
 console.log(
   `adapter: ${gpu.info.description || gpu.info.vendor}` +
@@ -48,17 +48,17 @@ for (const effect of catalog.effects.values()) {
   for (const batch of batches) {
     const x: HostTensor = { shape: [batch, s, s, 3], data: new Float32Array(batch * s * s * 3) };
     x.data.forEach((_, i) => x.data[i] = ((i * 7919) % 255) / 127.5 - 1);
-    const ms = new Map<string, number[]>(backends.map(([name]) => [name, []]));
-    for (const [, backend] of backends) await backend.run(effect, x); // build + warm-up
+    const ms = backends.map((): number[] => []);
+    for (const [backend] of backends) await backend.run(effect, x); // build + warm-up
     for (let round = 0; round < repeats; round++) {
-      for (const [name, backend, times] of backends) {
+      for (const [i, [backend, times]] of backends.entries()) {
         if (round >= times) continue;
         const t0 = performance.now();
         await backend.run(effect, x);
-        ms.get(name)!.push((performance.now() - t0) / batch);
+        ms[i].push((performance.now() - t0) / batch);
       }
     }
-    const [g, o, c] = backends.map(([name]) => median(ms.get(name)!));
+    const [g, o, c] = ms.map(median);
     console.log(
       `${effect.id.padEnd(14)} ${`${s}²`.padStart(4)} ${String(batch).padStart(6)} ` +
         `${g.toFixed(1).padStart(16)} ${o.toFixed(1).padStart(21)} ${c.toFixed(1).padStart(13)} ` +
@@ -66,4 +66,4 @@ for (const effect of catalog.effects.values()) {
     );
   }
 }
-for (const [, backend] of backends) await backend.dispose();
+for (const [backend] of backends) await backend.dispose();

@@ -3,13 +3,13 @@
 
 import type * as TF from "@tensorflow/tfjs";
 import type * as Ort from "onnxruntime-web";
+import { fromNchw, toNchw } from "../../src/graph/onnx/layout.ts";
 import { plan } from "../../src/graph/planner.ts";
 import { acquireGpu } from "../../src/runtime/device.ts";
 import { GpuExecutor } from "../../src/runtime/executor.ts";
 import { hostTensor } from "../../src/runtime/tensor.ts";
 import { loadTuning, TUNING_DIR } from "../../src/runtime/tuning.ts";
 import type { Session, Student } from "./common.ts";
-import { fromNchw, toNchw } from "../../src/graph/onnx/layout.ts";
 import { buildTfjsStudent } from "./tfjs_student.ts";
 
 /**
@@ -61,18 +61,8 @@ export async function openOrt(
     graphOptimizationLevel: "all",
   });
   const s = student.inputSize;
-  const feeds = {
-    [session.inputNames[0]]: new ort.Tensor(
-      "float32",
-      toNchw({ shape: [1, s, s, 3], data: student.input }),
-      [
-        1,
-        3,
-        s,
-        s,
-      ],
-    ),
-  };
+  const input = toNchw({ shape: [1, s, s, 3], data: student.input });
+  const feeds = { [session.inputNames[0]]: new ort.Tensor("float32", input, [1, 3, s, s]) };
   const out = session.outputNames[0];
   return {
     backend: `onnxruntime ${ep}`,

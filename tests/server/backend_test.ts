@@ -22,7 +22,7 @@ import { loadCatalog } from "../../src/server/effects.ts";
 import { decodeFrame, encodeFrame } from "../../src/server/frames.ts";
 import type { HostTensor } from "../../src/runtime/tensor.ts";
 import { needs, requireWebGpu } from "../support/env.ts";
-import { testGpu } from "../support/gpu.ts";
+import { maxAbsDiff, testGpu } from "../support/gpu.ts";
 import { buildTestEffect, rawHeaders, tempDir, testCrop } from "./fixture.ts";
 
 const gpuReady = await requireWebGpu();
@@ -47,6 +47,15 @@ async function direct(weights: Weights, rgba: Uint8Array): Promise<Uint8Array> {
   } finally {
     executor.dispose();
   }
+}
+
+/** The manifest's weights as every backend gets them: int8 dequantised. */
+const dequantised = decodeStudentWeights(fx.bytes).weights;
+
+/** The reference executor's result for a batch, on the manifest's dequantised weights. */
+function reference(input: HostTensor): HostTensor {
+  const { program } = plan(buildStudent(fx.config, input.shape[0]), { aliasConcat: false });
+  return new CpuExecutor(program, dequantised).run([input])[0];
 }
 
 /** The edge's answer for one raw RGBA crop. */
@@ -87,7 +96,6 @@ Deno.test(needs(gpuReady, {
       assert.ok(maxLevelDiff(served, crop) > 0, "the student should change the crop");
 
       // Same dequantised weights, same runtime: equal up to float summation order (≤ 1 level).
-      const dequantised = decodeStudentWeights(fx.bytes).weights;
       const same = await direct(dequantised, crop);
       assert.ok(maxLevelDiff(served, same) <= 1, `max diff ${maxLevelDiff(served, same)}`);
 
@@ -202,7 +210,7 @@ Deno.test(needs(gpuReady, {
       ws.send(encodeFrame({ seq: 42, format: "rgba", width: S, height: S, payload: crop }));
       const out = decodeFrame(await frame);
       assert.equal(out.seq, 42);
-      const expected = await direct(decodeStudentWeights(fx.bytes).weights, crop);
+      const expected = await direct(dequantised, crop);
       assert.ok(maxLevelDiff(out.payload, expected) <= 1);
       const closed = new Promise((r) => ws.onclose = r);
       ws.close();
@@ -229,12 +237,7 @@ Deno.test({
       const crop = testCrop(S, 4);
       const served = await infer(edge, crop);
       // The reference is plain TS; compare with it run here, on the same dequantised weights.
-      const weights = decodeStudentWeights(fx.bytes).weights;
-      const { program } = plan(buildStudent(fx.config, 1), { aliasConcat: false });
-      const [out] = new CpuExecutor(program, weights).run([{
-        shape: [1, S, S, 3],
-        data: toInput(crop, norm),
-      }]);
+      const out = reference({ shape: [1, S, S, 3], data: toInput(crop, norm) });
       assert.deepEqual(served, toRgba(out.data, norm, crop));
     } finally {
       await edge.shutdown();
@@ -242,16 +245,6 @@ Deno.test({
     }
   },
 });
-
-/** The reference executor's result for a batch, on the manifest's dequantised weights. */
-function reference(input: HostTensor): HostTensor {
-  const weights = decodeStudentWeights(fx.bytes).weights;
-  const { program } = plan(buildStudent(fx.config, input.shape[0]), { aliasConcat: false });
-  return new CpuExecutor(program, weights).run([input])[0];
-}
-
-const maxAbsDiff = (a: Float32Array, b: Float32Array) =>
-  a.reduce((worst, v, i) => Math.max(worst, Math.abs(v - b[i])), 0);
 
 Deno.test("the ONNX Runtime backend serves the student as the reference computes it", async () => {
   const backend = new WorkerBackend("onnxruntime");
@@ -275,7 +268,7 @@ Deno.test("the ONNX Runtime backend serves the student as the reference computes
       const batch = cropBatch(...seeds);
       const result = await backend.run(effect, batch);
       assert.deepEqual(result.shape, batch.shape);
-      const d = maxAbsDiff(result.data, reference(batch).data);
+      const d = maxAbsDiff(result, reference(batch));
       assert.ok(d < 1e-4, `batch of ${seeds.length}: max |onnxruntime − reference| ${d}`);
     }
   } finally {
